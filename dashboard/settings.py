@@ -1,4 +1,4 @@
-"""Transcript Desk settings: one module, every difference between machines an environment variable."""
+"""Transcript Desk settings: one module; every difference between machines is an env variable."""
 
 from __future__ import annotations
 

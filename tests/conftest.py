@@ -1,4 +1,4 @@
-"""Shared fixtures: the Twilio sandbox on a free port (the one fake), users per role, cached rows."""
+"""Shared fixtures: the Twilio sandbox on a free port (the one fake), users, cached rows."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def make_transcription(db):
             "synced_at": now,
         }
         values.update(fields)
-        values.setdefault("uri", f"/2010-04-01/Accounts/{ACCOUNT_SID}/Transcriptions/{values['sid']}.json")
+        uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Transcriptions/{values['sid']}.json"
+        values.setdefault("uri", uri)
         return Transcription.objects.create(**values)
 
     return make

@@ -1,0 +1,48 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: demo test test-fast lint format bench-sandbox bench-sync screenshots clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamps make a second run skip the install unless the lock file changed.
+$(VENV)/.runtime-installed: requirements.lock | $(PY)
+	$(PIP) install --quiet --require-hashes -r requirements.lock
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock | $(PY)
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
+	touch $@ $(VENV)/.runtime-installed
+
+demo: $(VENV)/.runtime-installed
+	$(PY) manage.py migrate --verbosity 0
+	$(PY) manage.py run_demo
+
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -m "not e2e"
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench-sandbox: $(VENV)/.dev-installed
+	$(PY) bench/sandbox_scale.py
+
+bench-sync: $(VENV)/.dev-installed
+	$(PY) bench/sync_throughput.py
+
+clean:
+	rm -rf $(VENV) var staticfiles
