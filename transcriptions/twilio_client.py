@@ -1,0 +1,587 @@
+"""The one module that speaks Twilio's REST API (2010-04-01) for Transcriptions.
+
+It knows Twilio's URLs, its HTTP Basic auth, the JSON shapes of a transcription and of a list
+page, and Twilio's error bodies. Everything else in the project sees `TwilioClient`, the
+`TwilioTranscription` dataclass, and `TwilioError` / `TwilioNotFound`.
+
+Credentials and transcript text are never logged and never put into an exception message or
+a repr: the auth pair lives only in a private attribute handed to `requests` per request, and
+`TwilioTranscription.transcription_text` is left out of the dataclass repr.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2010-04-01"
+DEFAULT_BASE_URL = "https://api.twilio.com"
+USER_AGENT = "transcript-desk/0.1"
+MAX_PAGE_SIZE = 1000
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The first retry waits up to this long; each further retry doubles it, up to the cap.
+BACKOFF_BASE_SECONDS = 0.5
+
+
+class TwilioError(Exception):
+    """Twilio answered with an error, or could not be reached.
+
+    `status` is the HTTP status (None when no answer arrived at all), `code` Twilio's error code
+    (https://www.twilio.com/docs/errors/<code>), `message` Twilio's message or ours, and
+    `more_info` Twilio's link for the code. None of them carries credentials or transcript text.
+    """
+
+    def __init__(
+        self,
+        status: int | None,
+        code: int | None,
+        message: str,
+        more_info: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.more_info = more_info
+        super().__init__(status, code, message, more_info)
+
+    def __str__(self) -> str:
+        head = "Twilio error" if self.status is None else f"Twilio error {self.status}"
+        if self.code is not None:
+            head += f" (code {self.code})"
+        text = f"{head}: {self.message}"
+        if self.more_info:
+            text += f" ({self.more_info})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"message={self.message!r}, more_info={self.more_info!r})"
+        )
+
+
+class TwilioNotFound(TwilioError):
+    """Twilio answered 404: the resource does not exist (or never did, or was deleted, or the
+    path names another account)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioTranscription:
+    """One Transcription resource as Twilio describes it, with Twilio's wire strings turned
+    into Python types: dates as aware UTC datetimes, `duration` as whole seconds, `price` as
+    a Decimal (negative for charges; None until Twilio has priced it)."""
+
+    sid: str
+    account_sid: str | None
+    recording_sid: str | None
+    status: str | None
+    transcription_text: str | None = field(repr=False)
+    duration: int | None
+    price: Decimal | None
+    price_unit: str | None
+    type: str | None
+    api_version: str | None
+    date_created: datetime | None
+    date_updated: datetime | None
+    uri: str | None
+
+    @classmethod
+    def from_twilio(cls, data: dict[str, Any]) -> TwilioTranscription:
+        """Build from one transcription object of Twilio's JSON (instance or list item).
+
+        Raises TwilioError naming the field (never its value) when the object is not shaped
+        like a Twilio transcription."""
+        if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
+            raise _malformed("a transcription without a sid")
+        return cls(
+            sid=data["sid"],
+            account_sid=_optional_str(data, "account_sid"),
+            recording_sid=_optional_str(data, "recording_sid"),
+            status=_optional_str(data, "status"),
+            transcription_text=_optional_str(data, "transcription_text"),
+            duration=_parse_duration(data.get("duration")),
+            price=_parse_price(data.get("price")),
+            price_unit=_optional_str(data, "price_unit"),
+            type=_optional_str(data, "type"),
+            api_version=_optional_str(data, "api_version"),
+            date_created=_parse_date(data.get("date_created"), "date_created"),
+            date_updated=_parse_date(data.get("date_updated"), "date_updated"),
+            uri=_optional_str(data, "uri"),
+        )
+
+
+def _malformed(what: str) -> TwilioError:
+    return TwilioError(None, None, f"Twilio answered with {what}")
+
+
+def _optional_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise _malformed(f"a transcription whose {key} is not a string")
+
+
+def _parse_date(value: Any, key: str) -> datetime | None:
+    """Twilio writes RFC 2822 dates in GMT ("Sun, 13 Feb 2011 02:12:08 +0000")."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError) as exc:
+        raise _malformed(f"a transcription whose {key} is not an RFC 2822 date") from exc
+    # "-0000" (RFC 2822's "zone unknown") parses as naive; Twilio means GMT either way.
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _parse_duration(value: Any) -> int | None:
+    """Twilio sends whole seconds as a string ("10")."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise _malformed("a transcription whose duration is not a whole number") from exc
+
+
+def _parse_price(value: Any) -> Decimal | None:
+    """Twilio sends a decimal string ("-0.05000") although its spec says number; take both."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _malformed("a transcription whose price is not a number")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise _malformed("a transcription whose price is not a number") from exc
+    if not price.is_finite():
+        raise _malformed("a transcription whose price is not a number")
+    return price
+
+
+def _error_from_response(response: requests.Response) -> TwilioError:
+    """Turn an error answer into TwilioError (TwilioNotFound for 404).
+
+    Twilio's error body is JSON (`code`, `message`, `more_info`, `status`, sometimes `detail`),
+    or `<TwilioResponse><RestException>` in XML; anything else (a proxy's HTML page, an empty
+    body) is tolerated and reported by status alone, without echoing the body."""
+    status = response.status_code
+    code: int | None = None
+    message: str | None = None
+    more_info: str | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = _as_int(body.get("code"))
+        message = body.get("message") if isinstance(body.get("message"), str) else None
+        more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
+    elif response.content.lstrip().startswith(b"<"):
+        code, message, more_info = _parse_xml_error(response.content)
+    if not message:
+        reason = response.reason or "error"
+        message = f"Twilio answered {status} {reason}"
+    cls = TwilioNotFound if status == 404 else TwilioError
+    return cls(status, code, message, more_info)
+
+
+def _parse_xml_error(content: bytes) -> tuple[int | None, str | None, str | None]:
+    try:
+        root = ElementTree.fromstring(content)
+    except ElementTree.ParseError:
+        return None, None, None
+    exception = root.find("RestException")
+    if exception is None:
+        return None, None, None
+    return (
+        _as_int(exception.findtext("Code")),
+        exception.findtext("Message") or None,
+        exception.findtext("MoreInfo") or None,
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe_network_failure(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timed out"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection dropped while reading the answer"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed or was dropped"
+    return "request failed"
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    """Retry-After as seconds (a number, or an HTTP date), or None when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class TwilioClient:
+    """Twilio's Transcriptions API over plain HTTP (`requests`).
+
+    Authenticates with HTTP Basic: the Account SID and its auth token, or an API key SID and
+    its secret (the path always carries the Account SID). Every request has a connect and a
+    read timeout. GET and DELETE are retried on 429, 500, 502, 503, 504, dropped connections and
+    timeouts, at most `max_attempts` tries in all, waiting a capped exponential backoff with full
+    jitter between tries (or Twilio's `Retry-After`, never longer than `backoff_cap`). What still
+    fails raises one `TwilioError`; every 404 raises `TwilioNotFound`.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str | None = None,
+        api_key_sid: str | None = None,
+        api_key_secret: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 15.0,
+        max_attempts: int = 5,
+        backoff_cap: float = 8.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not account_sid:
+            raise ValueError("account_sid is required")
+        if api_key_sid or api_key_secret:
+            if not (api_key_sid and api_key_secret):
+                raise ValueError("api_key_sid and api_key_secret must be given together")
+            self._auth: tuple[str, str] = (api_key_sid, api_key_secret)
+        elif auth_token:
+            self._auth = (account_sid, auth_token)
+        else:
+            raise ValueError("either auth_token or api_key_sid and api_key_secret are required")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self._account_sid = account_sid
+        self._base_url = base_url.rstrip("/")
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_attempts = max_attempts
+        self._backoff_cap = max(0.0, backoff_cap)
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+
+    def __repr__(self) -> str:
+        return f"TwilioClient(account_sid={self._account_sid!r}, base_url={self._base_url!r})"
+
+    @property
+    def account_sid(self) -> str:
+        return self._account_sid
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def close(self) -> None:
+        """Close the HTTP connections of a session this client created (not an injected one)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> TwilioClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Reads
+
+    def iter_transcription_pages(
+        self, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[TwilioTranscription]]:
+        """GET the account's Transcriptions list from Twilio page by page, newest first,
+        following each page's `next_page_uri` verbatim until it is null. One request per page,
+        made only when the previous page has been consumed."""
+        path = f"/{API_VERSION}/Accounts/{self._quoted_account}/Transcriptions.json"
+        return self._iter_pages(path, page_size)
+
+    def iter_transcriptions(self, page_size: int = MAX_PAGE_SIZE) -> Iterator[TwilioTranscription]:
+        """Every transcription of the account from Twilio, newest first (see
+        `iter_transcription_pages`)."""
+        for page in self.iter_transcription_pages(page_size):
+            yield from page
+
+    def iter_recording_transcription_pages(
+        self, recording_sid: str, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[TwilioTranscription]]:
+        """GET one recording's Transcriptions list from Twilio page by page, following
+        `next_page_uri`. An unknown recording gives empty pages or TwilioNotFound, as Twilio
+        decides."""
+        path = (
+            f"/{API_VERSION}/Accounts/{self._quoted_account}"
+            f"/Recordings/{_quote_sid(recording_sid)}/Transcriptions.json"
+        )
+        return self._iter_pages(path, page_size)
+
+    def iter_recording_transcriptions(
+        self, recording_sid: str, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[TwilioTranscription]:
+        """Every transcription of one recording from Twilio (see
+        `iter_recording_transcription_pages`)."""
+        for page in self.iter_recording_transcription_pages(recording_sid, page_size):
+            yield from page
+
+    def fetch_transcription(self, sid: str) -> TwilioTranscription:
+        """GET one transcription from Twilio (with its text). TwilioNotFound when it is gone."""
+        body = self._get_json(self._instance_url(sid, ".json"))
+        return TwilioTranscription.from_twilio(body)
+
+    def fetch_transcription_text(self, sid: str) -> str:
+        """GET only the transcription's text from Twilio (the `.txt` form); "" when Twilio has
+        no text for it. TwilioNotFound when it is gone."""
+        response = self._send("GET", self._instance_url(sid, ".txt"))
+        # Without a declared charset requests would guess ISO-8859-1; Twilio writes UTF-8.
+        if "charset" in response.headers.get("Content-Type", "").lower():
+            return response.text
+        return response.content.decode("utf-8", errors="replace")
+
+    # Writes
+
+    def delete_transcription(self, sid: str) -> None:
+        """DELETE the transcription at Twilio (Twilio answers 204). Raises TwilioNotFound on 404.
+
+        DELETE is retried like GET. If an earlier try reached Twilio and deleted the
+        transcription but its answer was lost, the retry sees 404 and raises TwilioNotFound:
+        callers treat TwilioNotFound as "already deleted", which is then exactly right."""
+        self._send("DELETE", self._instance_url(sid, ".json"))
+
+    # Plumbing
+
+    @property
+    def _quoted_account(self) -> str:
+        return _quote_sid(self._account_sid)
+
+    def _instance_url(self, sid: str, extension: str) -> str:
+        return (
+            f"{self._base_url}/{API_VERSION}/Accounts/{self._quoted_account}"
+            f"/Transcriptions/{_quote_sid(sid)}{extension}"
+        )
+
+    def _iter_pages(self, path: str, page_size: int) -> Iterator[list[TwilioTranscription]]:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        return self._pages(f"{self._base_url}{path}?PageSize={page_size}")
+
+    def _pages(self, url: str) -> Iterator[list[TwilioTranscription]]:
+        seen: set[str] = set()
+        while True:
+            seen.add(url)
+            body = self._get_json(url)
+            records = body.get("transcriptions")
+            if not isinstance(records, list):
+                raise _malformed("a list page without a `transcriptions` array")
+            yield [TwilioTranscription.from_twilio(item) for item in records]
+            next_page_uri = body.get("next_page_uri")
+            if not next_page_uri:
+                return
+            if not isinstance(next_page_uri, str):
+                raise _malformed("a next_page_uri that is not a string")
+            url = self._follow(next_page_uri)
+            if url in seen:
+                raise _malformed("a next_page_uri that points back to a page already read")
+
+    def _follow(self, page_uri: str) -> str:
+        """The URL of a page URI as Twilio gives it: a path relative to the API's host. An
+        absolute URL is followed only on our own host, so credentials never go elsewhere."""
+        if "://" in page_uri:
+            ours, theirs = urlsplit(self._base_url), urlsplit(page_uri)
+            if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+                raise _malformed("a next_page_uri on another host")
+            return page_uri
+        return f"{self._base_url}/{page_uri.lstrip('/')}"
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        response = self._send("GET", url)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise TwilioError(
+                response.status_code, None, "Twilio answered with a body that is not JSON"
+            ) from exc
+        if not isinstance(body, dict):
+            raise TwilioError(response.status_code, None, "Twilio answered with unexpected JSON")
+        return body
+
+    def _send(self, method: str, url: str) -> requests.Response:
+        """One logical request: up to `max_attempts` tries, retrying what is safe to retry.
+        Returns a 2xx response; raises TwilioError otherwise."""
+        split = urlsplit(url)
+        where = split.path + (f"?{split.query}" if split.query else "")
+        headers = {"User-Agent": USER_AGENT, "Accept-Charset": "utf-8"}
+        if url.endswith(".json") or ".json?" in url:
+            headers["Accept"] = "application/json"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    auth=self._auth,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                retryable = isinstance(
+                    exc,
+                    requests.ConnectionError
+                    | requests.Timeout
+                    | requests.exceptions.ChunkedEncodingError,
+                )
+                problem = _describe_network_failure(exc)
+                if not retryable or attempt >= self._max_attempts:
+                    tries = "1 try" if attempt == 1 else f"{attempt} tries"
+                    raise TwilioError(
+                        None,
+                        None,
+                        f"Twilio could not be reached at {split.netloc}: {problem} "
+                        f"(gave up after {tries})",
+                    ) from exc
+                delay = self._backoff(attempt, None)
+                logger.warning(
+                    "Twilio %s %s failed (%s); try %d of %d, retrying in %.2fs",
+                    method,
+                    where,
+                    problem,
+                    attempt,
+                    self._max_attempts,
+                    delay,
+                )
+                time.sleep(delay)
+                continue
+
+            if 200 <= response.status_code < 300:
+                return response
+            if response.status_code in RETRY_STATUSES and attempt < self._max_attempts:
+                delay = self._backoff(attempt, _retry_after_seconds(response))
+                logger.warning(
+                    "Twilio %s %s answered %d; try %d of %d, retrying in %.2fs",
+                    method,
+                    where,
+                    response.status_code,
+                    attempt,
+                    self._max_attempts,
+                    delay,
+                )
+                response.close()
+                time.sleep(delay)
+                continue
+            error = _error_from_response(response)
+            if response.status_code in RETRY_STATUSES and attempt > 1:
+                raise type(error)(
+                    error.status,
+                    error.code,
+                    f"{error.message} (gave up after {attempt} tries)",
+                    error.more_info,
+                )
+            raise error
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before try `attempt + 1`: Twilio's Retry-After when it sent one,
+        otherwise full jitter over a doubling window; never more than the cap."""
+        if retry_after is not None:
+            return min(retry_after, self._backoff_cap)
+        window = min(self._backoff_cap, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        return random.uniform(0, window)
+
+
+def _quote_sid(sid: str) -> str:
+    """A SID as one path segment: anything odd in it stays inside the segment (Twilio then
+    answers 404), so a SID can never walk to another path."""
+    return quote(sid, safe="")
+
+
+# Settings
+
+
+def twilio_configuration_problem() -> str | None:
+    """What is missing from the Twilio settings, naming the variable, or None when the
+    settings are complete. Pages use it to say "Twilio is not configured"."""
+    from django.conf import settings
+
+    account_sid = getattr(settings, "TWILIO_ACCOUNT_SID", "")
+    if not account_sid:
+        return "TWILIO_ACCOUNT_SID is not set."
+    if not account_sid.startswith("AC"):
+        return "TWILIO_ACCOUNT_SID must be an Account SID (AC…), not an API key or other SID."
+    key_sid = getattr(settings, "TWILIO_API_KEY_SID", "")
+    key_secret = getattr(settings, "TWILIO_API_KEY_SECRET", "")
+    if key_sid and not key_secret:
+        return "TWILIO_API_KEY_SECRET is not set (TWILIO_API_KEY_SID is)."
+    if key_secret and not key_sid:
+        return "TWILIO_API_KEY_SID is not set (TWILIO_API_KEY_SECRET is)."
+    if not key_sid and not getattr(settings, "TWILIO_AUTH_TOKEN", ""):
+        return "TWILIO_AUTH_TOKEN is not set (nor TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)."
+    if not getattr(settings, "TWILIO_API_BASE_URL", DEFAULT_BASE_URL):
+        return "TWILIO_API_BASE_URL is empty."
+    return None
+
+
+def twilio_is_configured() -> bool:
+    """Whether the settings name an account and its credentials."""
+    return twilio_configuration_problem() is None
+
+
+def get_client(*, session: requests.Session | None = None) -> TwilioClient:
+    """A TwilioClient built from Django settings. An API key (TWILIO_API_KEY_SID and
+    TWILIO_API_KEY_SECRET) is used when set, otherwise TWILIO_AUTH_TOKEN. Raises
+    ImproperlyConfigured naming the missing setting. Makes no request."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    problem = twilio_configuration_problem()
+    if problem:
+        raise ImproperlyConfigured(problem)
+    key_sid = settings.TWILIO_API_KEY_SID
+    return TwilioClient(
+        account_sid=settings.TWILIO_ACCOUNT_SID,
+        auth_token=None if key_sid else settings.TWILIO_AUTH_TOKEN,
+        api_key_sid=key_sid or None,
+        api_key_secret=settings.TWILIO_API_KEY_SECRET or None,
+        base_url=getattr(settings, "TWILIO_API_BASE_URL", DEFAULT_BASE_URL),
+        connect_timeout=getattr(settings, "TWILIO_CONNECT_TIMEOUT_SECONDS", 3.05),
+        read_timeout=getattr(settings, "TWILIO_READ_TIMEOUT_SECONDS", 15.0),
+        max_attempts=getattr(settings, "TWILIO_MAX_ATTEMPTS", 5),
+        backoff_cap=getattr(settings, "TWILIO_BACKOFF_CAP_SECONDS", 8.0),
+        session=session,
+    )
