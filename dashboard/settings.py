@@ -143,11 +143,12 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Compressed copies, but no hashed names: a manifest would make every page fail until
+    # collectstatic had run (the demo and the tests never run it). Whitenoise serves plain names
+    # with a short cache lifetime, which suits a handful of small files.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Production runs collectstatic (hashed names, long cache); a checkout that has not (the demo,
-# the tests) falls back to the plain names, found in static/ by whitenoise.
-WHITENOISE_MANIFEST_STRICT = False
+STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 # Twilio. Credentials stay in settings and in the client's session; nothing logs them.
