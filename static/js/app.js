@@ -1,0 +1,184 @@
+/* Transcript Desk: keyboard shortcuts and small page behaviours.
+   Hooked up by data- attributes, so `grep data-search-input` finds what uses each one:
+   [data-search-input] the search box (/), [data-results] the table's results (j, k, Enter),
+   [data-shortcuts-help] the help dialog (?), [data-shortcuts-open] a button that opens it,
+   [data-preview-close] a button that empties #preview (Escape does too),
+   [data-login-url] on <body>: where an expired session's htmx request ends up. */
+(function () {
+  "use strict";
+
+  var selectedSid = null;
+
+  function isTyping(target) {
+    if (!target || !target.closest) return false;
+    return Boolean(target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']"));
+  }
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-results] tbody tr[data-sid]"));
+  }
+
+  function select(row) {
+    rows().forEach(function (r) {
+      r.classList.remove("is-selected");
+      r.removeAttribute("aria-selected");
+    });
+    if (!row) { selectedSid = null; return; }
+    row.classList.add("is-selected");
+    row.setAttribute("aria-selected", "true");
+    if (!row.hasAttribute("tabindex")) row.setAttribute("tabindex", "-1");
+    row.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+    selectedSid = row.getAttribute("data-sid");
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var index = all.findIndex(function (r) { return r.getAttribute("data-sid") === selectedSid; });
+    var next = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, index + step));
+    select(all[next]);
+  }
+
+  function previewSelected() {
+    var row = rows().find(function (r) { return r.getAttribute("data-sid") === selectedSid; });
+    if (!row) return false;
+    var button = row.querySelector("[data-action='preview']");
+    if (!button) return false;
+    button.click();
+    return true;
+  }
+
+  function closePreview() {
+    var preview = document.getElementById("preview");
+    if (!preview || !preview.firstChild) return false;
+    preview.replaceChildren();
+    var row = rows().find(function (r) { return r.getAttribute("data-sid") === selectedSid; });
+    if (row) row.focus({ preventScroll: true });
+    return true;
+  }
+
+  function helpDialog() {
+    return document.querySelector("[data-shortcuts-help]");
+  }
+
+  function toggleHelp() {
+    var dialog = helpDialog();
+    if (!dialog) return;
+    if (dialog.open) dialog.close();
+    else dialog.showModal();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    // Escape cancels an open in-page confirmation wherever the focus is.
+    var modal = document.getElementById("modal");
+    if (event.key === "Escape" && modal && modal.firstElementChild) {
+      event.preventDefault();
+      modal.replaceChildren();
+      return;
+    }
+    if (event.key === "Escape" && isTyping(event.target) && event.target.matches("[data-search-input]")) {
+      event.target.blur();
+      return;
+    }
+    if (isTyping(event.target)) return;
+    var dialog = helpDialog();
+    if (dialog && dialog.open && event.key !== "?") return;
+    if (event.key === "Escape" && closePreview()) {
+      event.preventDefault();
+      return;
+    }
+
+    switch (event.key) {
+      case "/": {
+        var search = document.querySelector("[data-search-input]");
+        if (!search) return;
+        event.preventDefault();
+        search.focus();
+        search.select();
+        break;
+      }
+      case "j":
+        if (!rows().length) return;
+        event.preventDefault();
+        move(1);
+        break;
+      case "k":
+        if (!rows().length) return;
+        event.preventDefault();
+        move(-1);
+        break;
+      case "Enter":
+        // Only when a row (not a link or button) has focus, so Enter keeps its usual meaning.
+        if (event.target.closest && event.target.closest("a, button")) return;
+        if (previewSelected()) event.preventDefault();
+        break;
+      case "?":
+        event.preventDefault();
+        toggleHelp();
+        break;
+      default:
+        break;
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-preview-close]")) {
+      event.preventDefault();
+      closePreview();
+      return;
+    }
+    var opener = event.target.closest && event.target.closest("[data-shortcuts-open]");
+    if (opener) {
+      event.preventDefault();
+      toggleHelp();
+      return;
+    }
+    // Clicking a row's cells selects it, so j/k continue from there.
+    var row = event.target.closest && event.target.closest("[data-results] tbody tr[data-sid]");
+    if (row && !event.target.closest("a, button, input")) select(row);
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target) return;
+    if (target.id === "results" || (target.matches && target.matches("[data-results]"))) {
+      // Keep the selection when the same row is still shown (for example after a refresh).
+      var again = rows().find(function (r) { return r.getAttribute("data-sid") === selectedSid; });
+      if (again) {
+        again.classList.add("is-selected");
+        again.setAttribute("aria-selected", "true");
+      } else {
+        selectedSid = null;
+      }
+    }
+    if (target.id === "preview") {
+      // On narrow screens the preview sits below the table: bring it into view.
+      var box = target.getBoundingClientRect();
+      if (box.top > window.innerHeight || box.bottom < 0) target.scrollIntoView({ block: "start" });
+    }
+  });
+
+  // When the open preview's article is removed (its transcription was deleted), drop the
+  // whitespace left behind so the empty panel hides (CSS :empty).
+  function tidyPreview() {
+    var preview = document.getElementById("preview");
+    if (preview && preview.matches(".workspace > *") && !preview.firstElementChild && preview.firstChild) {
+      preview.replaceChildren();
+    }
+  }
+  document.addEventListener("htmx:afterSettle", tidyPreview);
+  document.addEventListener("htmx:oobAfterSwap", tidyPreview);
+
+  // An expired session answers an htmx request with the login page (after the redirect);
+  // load it as a page instead of swapping it into a fragment.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    var loginPath = document.body.getAttribute("data-login-url");
+    if (loginPath && xhr && xhr.responseURL && new URL(xhr.responseURL).pathname === loginPath) {
+      event.detail.shouldSwap = false;
+      window.location.assign(xhr.responseURL);
+    }
+  });
+})();

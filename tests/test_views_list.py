@@ -1,0 +1,391 @@
+"""The review table at `/`: page versus partial, filters, bad input, permissions, escaping."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import HTMX
+from transcriptions.models import SyncRun, Transcription
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("transcriptions:list")
+
+
+def row_sids(response) -> list[str]:
+    return re.findall(r'<tr data-sid="(TR[0-9a-f]+)"', response.content.decode())
+
+
+def page_for(client, user, **params):
+    client.force_login(user)
+    return client.get(LIST, params)
+
+
+# ---- Access ----
+
+
+def test_anonymous_is_sent_to_the_login_page(client):
+    response = client.get(LIST)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert "next=/" in response["Location"]
+
+
+def test_user_without_view_permission_gets_403(client, nobody, make_transcription):
+    make_transcription()
+    client.force_login(nobody)
+    assert client.get(LIST).status_code == 403
+    assert client.get(LIST, **HTMX).status_code == 403
+
+
+def test_post_is_not_allowed(client, reviewer):
+    client.force_login(reviewer)
+    assert client.post(LIST).status_code == 405
+
+
+def test_viewer_sees_metadata_but_no_text_and_no_buttons(client, viewer, make_transcription):
+    t = make_transcription(transcription_text="Secret account number 12345678")
+    response = page_for(client, viewer)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert t.sid in html and t.recording_sid in html
+    assert "Secret account" not in html
+    assert "hidden" in html
+    assert 'data-action="preview"' not in html
+    assert 'data-action="delete"' not in html
+
+
+def test_viewer_search_does_not_reveal_text_through_highlights(client, viewer, make_transcription):
+    make_transcription(transcription_text="Secret account number")
+    html = page_for(client, viewer, q="secret").content.decode()
+    assert "<mark>" not in html
+    assert "Secret" not in html
+
+
+def test_reviewer_sees_text_and_preview_but_no_delete(client, reviewer, make_transcription):
+    t = make_transcription(transcription_text="Please cancel my subscription")
+    html = page_for(client, reviewer).content.decode()
+    assert "Please cancel my subscription" in html
+    detail = reverse("transcriptions:detail", args=[t.sid])
+    assert f'data-action="preview" href="{detail}"' in html
+    assert f'hx-get="{detail}" hx-target="#preview"' in html
+    assert 'data-action="delete"' not in html
+
+
+def test_deleter_gets_a_delete_button_that_opens_the_confirmation(
+    client, deleter, make_transcription
+):
+    t = make_transcription()
+    html = page_for(client, deleter).content.decode()
+    delete = reverse("transcriptions:delete", args=[t.sid])
+    assert f'data-action="delete" href="{delete}"' in html
+    assert f'hx-get="{delete}" hx-target="#modal"' in html
+    assert 'id="modal"' in html
+
+
+def test_audit_link_only_for_privacy_officers(client, reviewer, privacy_officer):
+    audit = reverse("transcriptions:audit")
+    assert f'href="{audit}"' not in page_for(client, reviewer).content.decode()
+    assert f'href="{audit}"' in page_for(client, privacy_officer).content.decode()
+
+
+# ---- Page, partial, history, Vary ----
+
+
+def test_full_page_has_the_layout_the_row_hooks_and_the_filter_form(
+    client, reviewer, make_transcription
+):
+    t = make_transcription()
+    html = page_for(client, reviewer).content.decode()
+    assert "<html" in html
+    assert f'<tr data-sid="{t.sid}" id="transcription-{t.sid}">' in html
+    assert '<aside id="preview"' in html
+    assert 'id="messages"' in html
+    assert 'hx-headers=\'{"x-csrftoken": "' in html
+    assert '<form id="filters"' in html and 'method="get"' in html
+    for name in ("q", "status", "recording", "date_from", "date_to", "sort", "per_page"):
+        assert f'name="{name}"' in html
+    assert 'hx-trigger="transcriptions-changed from:body"' in html
+    assert "python manage.py sync_transcriptions" in html
+
+
+def test_htmx_request_gets_only_the_results_with_facet_counts_out_of_band(
+    client, reviewer, make_transcription
+):
+    t = make_transcription(status="failed", transcription_text="card declined")
+    make_transcription(status="completed", transcription_text="all good")
+    client.force_login(reviewer)
+    response = client.get(LIST, {"q": "card"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="results"')
+    assert "<html" not in body
+    assert t.sid in body
+    assert 'id="status-count-failed" hx-swap-oob="true">1<' in body
+    assert 'id="status-count-completed" hx-swap-oob="true">0<' in body
+
+
+def test_htmx_request_pushes_the_canonical_url(client, reviewer, make_transcription):
+    make_transcription()
+    client.force_login(reviewer)
+    params = {"q": "thanks", "status": "", "recording": "", "date_from": "", "sort": "-created"}
+    response = client.get(LIST, params, **HTMX)
+    assert response["HX-Push-Url"] == "/?q=thanks"
+
+
+def test_results_refreshing_themselves_do_not_push_a_url(client, reviewer, make_transcription):
+    make_transcription()
+    client.force_login(reviewer)
+    response = client.get(LIST, {"q": "thanks"}, HTTP_HX_TRIGGER="results", **HTMX)
+    assert response.status_code == 200
+    assert "HX-Push-Url" not in response
+
+
+def test_history_restore_gets_the_full_page(client, reviewer, make_transcription):
+    make_transcription()
+    client.force_login(reviewer)
+    response = client.get(LIST, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in response.content.decode()
+
+
+def test_responses_vary_on_hx_request(client, reviewer):
+    client.force_login(reviewer)
+    assert "HX-Request" in client.get(LIST)["Vary"]
+    assert "HX-Request" in client.get(LIST, **HTMX)["Vary"]
+
+
+# ---- Filters and sorts ----
+
+
+def test_search_filters_rows_and_highlights_escaped_matches(client, reviewer, make_transcription):
+    hit = make_transcription(transcription_text="I want a <b>refund</b> please")
+    miss = make_transcription(transcription_text="I want a callback")
+    response = page_for(client, reviewer, q="refund")
+    html = response.content.decode()
+    assert row_sids(response) == [hit.sid]
+    assert miss.sid not in html
+    assert "&lt;b&gt;<mark>refund</mark>&lt;/b&gt;" in html
+    assert "<b>refund</b>" not in html
+
+
+def test_script_in_text_is_shown_as_text(client, reviewer, make_transcription):
+    make_transcription(transcription_text="<script>alert('pwned')</script> hello")
+    html = page_for(client, reviewer).content.decode()
+    assert "<script>alert(" not in html
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in html
+
+
+def test_status_filter_checks_the_boxes_and_shows_facet_counts(
+    client, reviewer, make_transcription
+):
+    failed = make_transcription(status="failed")
+    running = make_transcription(status="in-progress")
+    make_transcription(status="completed")
+    response = page_for(client, reviewer, status=["failed", "in-progress"])
+    html = response.content.decode()
+    assert set(row_sids(response)) == {failed.sid, running.sid}
+    assert 'value="failed" id="id_status_failed" checked' in html
+    assert 'value="completed" id="id_status_completed">' in html
+    assert 'id="status-count-completed">1<' in html
+
+
+def test_recording_filter_and_the_recording_link_that_applies_it(
+    client, reviewer, make_transcription
+):
+    rec = "RE" + "ab" * 16
+    a = make_transcription(recording_sid=rec)
+    make_transcription()
+    response = page_for(client, reviewer, recording=rec)
+    assert row_sids(response) == [a.sid]
+    assert f'href="/?recording={rec}"' in response.content.decode()
+
+
+def test_recording_filter_accepts_upper_case_hex(client, reviewer, make_transcription):
+    rec = "RE" + "ab" * 16
+    a = make_transcription(recording_sid=rec)
+    make_transcription()
+    assert row_sids(page_for(client, reviewer, recording=rec.upper()[:2] + rec[2:].upper())) == [
+        a.sid
+    ]
+
+
+def test_date_filters(client, reviewer, make_transcription):
+    old = make_transcription(date_created=datetime(2024, 1, 5, 12, tzinfo=UTC))
+    mid = make_transcription(date_created=datetime(2024, 2, 5, 12, tzinfo=UTC))
+    make_transcription(date_created=datetime(2024, 3, 5, 12, tzinfo=UTC))
+    response = page_for(client, reviewer, date_from="2024-01-01", date_to="2024-02-05")
+    assert row_sids(response) == [mid.sid, old.sid]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("-created", "cba"),
+        ("created", "abc"),
+        ("duration", "bca"),
+        ("-duration", "acb"),
+        ("status", "cba"),
+        ("-status", "abc"),
+    ],
+)
+def test_every_sort(client, reviewer, make_transcription, sort, expected):
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = {
+        make_transcription(status="in-progress", duration=90, date_created=base).sid: "a",
+        make_transcription(status="failed", duration=10, date_created=base + timedelta(1)).sid: "b",
+        make_transcription(
+            status="completed", duration=50, date_created=base + timedelta(2)
+        ).sid: "c",
+    }
+    response = page_for(client, reviewer, sort=sort)
+    assert "".join(rows[s] for s in row_sids(response)) == expected
+
+
+def test_sort_headers_link_to_the_other_direction(client, reviewer, make_transcription):
+    make_transcription()
+    html = page_for(client, reviewer, sort="duration").content.decode()
+    assert 'aria-sort="ascending"><a href="/?sort=-duration"' in html
+    assert 'aria-sort="none"><a href="/?sort=status"' in html
+
+
+def test_page_size_and_pager_links(client, reviewer, make_transcription):
+    for _ in range(60):
+        make_transcription()
+    response = page_for(client, reviewer, per_page="50")
+    html = response.content.decode()
+    assert len(row_sids(response)) == 50
+    assert "<strong>60</strong> transcriptions" in html
+    assert 'href="/?per_page=50&amp;page=2" hx-get="/?per_page=50&amp;page=2"' in html
+
+    second = page_for(client, reviewer, per_page="50", page="2")
+    assert len(row_sids(second)) == 10
+    assert 'href="/?per_page=50" hx-get="/?per_page=50"' in second.content.decode()
+
+
+def test_counts_use_thousands_separators(client, reviewer):
+    now = datetime.now(UTC)
+    Transcription.objects.bulk_create(
+        Transcription(
+            sid=f"TR{i:032x}",
+            account_sid="AC" + "1" * 32,
+            recording_sid=f"RE{i:032x}",
+            status="completed",
+            transcription_text="x",
+            duration=1,
+            date_created=now - timedelta(seconds=i),
+            date_updated=now,
+            synced_at=now,
+        )
+        for i in range(1234)
+    )
+    html = page_for(client, reviewer).content.decode()
+    assert "<strong>1,234</strong> transcriptions" in html
+
+
+# ---- Bad input ----
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"status": ["failed", "bogus"]}, "Unknown status “bogus” ignored."),
+        ({"recording": "REnot-a-sid"}, "Not a recording SID"),
+        ({"recording": "TR" + "a" * 32}, "Not a recording SID"),
+        ({"date_from": "2024-13-45"}, "Not a date (use YYYY-MM-DD); start date ignored."),
+        ({"date_to": "yesterday"}, "Not a date (use YYYY-MM-DD); end date ignored."),
+        (
+            {"date_from": "2024-02-01", "date_to": "2024-01-01"},
+            "The end date is before the start date",
+        ),
+        ({"per_page": str(10**9)}, "Page size “1000000000” is not offered"),
+        ({"sort": "password"}, "Unknown sort “password”"),
+        ({"q": "x" * 500}, "Ensure this value has at most 200 characters"),
+    ],
+)
+def test_bad_input_is_reported_and_ignored_never_a_500(
+    client, reviewer, make_transcription, params, message
+):
+    failed = make_transcription(status="failed")
+    other = make_transcription(status="completed")
+    for htmx in ({}, HTMX):
+        client.force_login(reviewer)
+        response = client.get(LIST, params, **htmx)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Some filters were ignored" in html
+        assert message in html
+        expected = {failed.sid} if params.get("status") else {failed.sid, other.sid}
+        assert set(row_sids(response)) == expected
+
+
+def test_page_past_the_end_or_not_a_number_is_corrected(client, reviewer, make_transcription):
+    for _ in range(30):
+        make_transcription()
+    last = page_for(client, reviewer, page="999")
+    assert last.status_code == 200
+    assert len(row_sids(last)) == 5
+    assert "Page 2 of 2" in last.content.decode()
+    first = page_for(client, reviewer, page="abc")
+    assert len(row_sids(first)) == 25
+    assert page_for(client, reviewer, page="-1").status_code == 200
+
+
+# ---- Empty states ----
+
+
+def test_never_synced_empty_state(client, reviewer):
+    html = page_for(client, reviewer).content.decode()
+    assert "Never synced." in html
+    assert "it has never been synced" in html
+    assert "python manage.py sync_transcriptions" in html
+
+
+def test_synced_but_empty_account(client, reviewer):
+    SyncRun.objects.create(state=SyncRun.State.SUCCEEDED, started_at=datetime.now(UTC))
+    html = page_for(client, reviewer).content.decode()
+    assert "No transcriptions in the account" in html
+    assert "Synced" in html
+
+
+def test_no_results_offers_to_clear_the_filters(client, reviewer, make_transcription):
+    make_transcription(transcription_text="hello")
+    html = page_for(client, reviewer, q="zebra").content.decode()
+    assert "No transcriptions match these filters" in html
+    assert f'href="{LIST}" data-clear-filters>Clear filters</a>' in html
+
+
+def test_status_bar_shows_a_failed_sync_and_the_last_good_one(client, reviewer, make_transcription):
+    make_transcription(status="failed")
+    now = datetime.now(UTC)
+    SyncRun.objects.create(state=SyncRun.State.SUCCEEDED, started_at=now - timedelta(days=1))
+    SyncRun.objects.create(
+        state=SyncRun.State.FAILED, started_at=now, error_message="Twilio could not be reached"
+    )
+    html = page_for(client, reviewer).content.decode()
+    assert "Last sync failed" in html
+    assert "Twilio could not be reached" in html
+    assert "Last good sync" in html
+    assert 'href="?status=failed"' in html
+
+
+# ---- Query count ----
+
+
+@pytest.mark.parametrize("per_page", ["25", "100"])
+def test_query_count_does_not_grow_with_the_page_size(
+    client, deleter, make_transcription, django_assert_max_num_queries, per_page
+):
+    for i in range(120):
+        make_transcription(status=("failed", "completed")[i % 2])
+    SyncRun.objects.create(state=SyncRun.State.FAILED, started_at=datetime.now(UTC))
+    client.force_login(deleter)
+    # Session, user, permissions (2), last run, last good run, totals, facets, count, page.
+    with django_assert_max_num_queries(11):
+        response = client.get(LIST, {"per_page": per_page, "q": "thanks", "status": "failed"})
+    assert len(row_sids(response)) == min(int(per_page), 60)
+    with django_assert_max_num_queries(11):
+        client.get(LIST, {"per_page": per_page}, **HTMX)
