@@ -32,6 +32,8 @@ def _no_real_twilio(settings):
     # Keep retries quick in tests; the client tests set their own limits.
     settings.TWILIO_BACKOFF_CAP_SECONDS = 0.2
     settings.TWILIO_READ_TIMEOUT_SECONDS = 5.0
+    # Password hashing at full strength costs ~0.3 s per user and buys a test nothing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
