@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_filters",
+    "django_tasks",
+    "django_tasks_db",
     "transcriptions",
     "sandbox",
 ]
@@ -150,6 +152,15 @@ STORAGES = {
 }
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+
+# Long work (sync, bulk deletes, retention) runs in `manage.py db_worker` processes, which share
+# the queue through the database.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # Twilio. Credentials stay in settings and in the client's session; nothing logs them.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
