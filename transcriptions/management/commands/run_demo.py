@@ -102,9 +102,20 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             sandbox = subprocess.Popen(
-                [*manage, "twilio_sandbox", "--host", host, "--port", str(sandbox_port),
-                 "--seed-count", str(seed_count), "--account-sid", DEMO_ACCOUNT_SID,
-                 "--auth-token", DEMO_AUTH_TOKEN],
+                [
+                    *manage,
+                    "twilio_sandbox",
+                    "--host",
+                    host,
+                    "--port",
+                    str(sandbox_port),
+                    "--seed-count",
+                    str(seed_count),
+                    "--account-sid",
+                    DEMO_ACCOUNT_SID,
+                    "--auth-token",
+                    DEMO_AUTH_TOKEN,
+                ],
                 env=env,
             )
             processes.append(sandbox)
@@ -113,14 +124,14 @@ class Command(BaseCommand):
             self.stdout.write("First sync from the sandbox into the cache:")
             subprocess.run([*manage, "sync_transcriptions"], env=env, check=True)
 
-            web = subprocess.Popen(
-                [*manage, "runserver", "--noreload", f"{host}:{port}"], env=env
-            )
+            web = subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"], env=env)
             processes.append(web)
             _wait_for_port(host, port, web, 60)
 
             self.stdout.write("")
-            self.stdout.write(self.style.SUCCESS(f"Transcript Desk is running on http://{host}:{port}/"))
+            self.stdout.write(
+                self.style.SUCCESS(f"Transcript Desk is running on http://{host}:{port}/")
+            )
             self.stdout.write(f"Twilio sandbox: {sandbox_url} (account {DEMO_ACCOUNT_SID})")
             self.stdout.write("Logins (user / password / role):")
             for username, password, role in logins:
