@@ -161,6 +161,11 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Bulk deletions: Twilio DELETEs in flight at once per worker, and how long a worker's
+# heartbeat (or an item's claim) may go unrefreshed before the worker counts as dead and the
+# next one resumes its work.
+BULK_DELETE_CONCURRENCY = env_int("BULK_DELETE_CONCURRENCY", 8)
+BULK_DELETE_STALE_SECONDS = env_int("BULK_DELETE_STALE_SECONDS", 60)
 
 # Twilio. Credentials stay in settings and in the client's session; nothing logs them.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")

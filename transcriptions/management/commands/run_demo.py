@@ -128,6 +128,12 @@ class Command(BaseCommand):
             processes.append(web)
             _wait_for_port(host, port, web, 60)
 
+            # Background jobs (bulk deletions): first queue again any left by a worker that
+            # died with the last demo, then one worker beside the web server.
+            subprocess.run([*manage, "resume_bulk_deletions"], env=env, check=True)
+            worker = subprocess.Popen([*manage, "db_worker", "--no-reload"], env=env)
+            processes.append(worker)
+
             self.stdout.write("")
             self.stdout.write(
                 self.style.SUCCESS(f"Transcript Desk is running on http://{host}:{port}/")
