@@ -105,8 +105,8 @@ def test_sql_and_regex_characters_in_search_are_harmless(make_transcription, typ
 
     result = found(typed)
 
-    # Punctuation only separates words: it never acts as a wildcard or pattern.
-    words = re.findall(r"\w+", typed)
+    # Punctuation (the underscore too) only separates words: never a wildcard or pattern.
+    words = re.findall(r"[^\W_]+", typed)
     if not words:
         assert result == {plain.sid, percent.sid}
     else:
@@ -122,8 +122,9 @@ def test_search_with_only_punctuation_or_spaces_does_not_filter(make_transcripti
 
 
 def test_search_agrees_with_a_reference_implementation(make_transcription):
-    """The database search (regex per vendor) gives exactly the rows a plain-Python reading
-    of the rules gives, so SQLite and PostgreSQL return the same rows for the same data."""
+    """The database search (a word index per vendor) gives exactly the rows a plain-Python
+    reading of the rules gives, so SQLite and PostgreSQL return the same rows for the same
+    data. A word is a run of letters and digits; anything else separates words."""
     texts = [
         "Hello, I'd like a refund for order 42.",
         "REFUNDS are processed in 5 days",
@@ -161,15 +162,15 @@ def test_search_agrees_with_a_reference_implementation(make_transcription):
     ]
 
     def reference(search: str) -> set[str]:
-        words = re.findall(r"\w+", search)
+        words = re.findall(r"[^\W_]+", search)
         hits = set()
         for sid, text in rows.items():
             if text is None:
                 continue
             ok = True
             for i, w in enumerate(words):
-                end = "" if i == len(words) - 1 else r"\b"
-                if not re.search(rf"\b{re.escape(w)}{end}", text, re.IGNORECASE):
+                end = "" if i == len(words) - 1 else r"(?![^\W_])"
+                if not re.search(rf"(?<![^\W_]){re.escape(w)}{end}", text, re.IGNORECASE):
                     ok = False
             if ok:
                 hits.add(sid)
@@ -354,3 +355,176 @@ def test_snippet_without_text_or_search():
     assert queries.text_snippet(None) == ""
     assert queries.text_snippet("short text") == "short text"
     assert queries.text_snippet("a & b", "zzz") == "a &amp; b"
+
+
+# ---- The word index: the same rows on every database ----
+
+TRICKY_TEXTS = {
+    "email": "Send it to jane.doe@example.com please",
+    "hyphen": "The password-reset link expired; re-send it",
+    "apostrophe": "I can't log in, it's the customer's account",
+    "digits": "Card 4242 4242, ticket CS-000123, call 555-0100 or 07700900123",
+    "accents": "Le café était fermé, Crème brûlée",
+    "html": "<b>Access denied</b> and <script>alert('x')</script>",
+    "underscore": "under_score and snake_case_words",
+    "operators": "Use AND or OR, NEAR the star * and caret ^ column: value",
+    "percent": "100% sure about a%b",
+    "null": None,
+    "empty": "",
+}
+
+# (search, the rows it must find): asserted on whichever database runs the suite, so SQLite
+# and PostgreSQL are held to the same answers.
+TRICKY_SEARCHES = [
+    ("jane", {"email"}),
+    ("jane.doe@example.com", {"email"}),
+    ("example com", {"email"}),
+    ("doe@exam", {"email"}),
+    ("password", {"hyphen"}),
+    ("password-reset", {"hyphen"}),
+    ("reset link", {"hyphen"}),
+    ("re send", {"hyphen"}),
+    ("can't", {"apostrophe"}),
+    ("can t log", {"apostrophe"}),
+    ("customer", {"apostrophe"}),
+    ("customer's", {"apostrophe"}),
+    ("4242", {"digits"}),
+    ("424", {"digits"}),
+    ("000123", {"digits"}),
+    ("CS-000123", {"digits"}),
+    ("555-0100", {"digits"}),
+    ("0100", {"digits"}),
+    ("07700900123", {"digits"}),
+    ("100", {"percent"}),
+    ("077", {"digits"}),
+    ("100%", {"percent"}),
+    ("café", {"accents"}),
+    ("CAFÉ", {"accents"}),
+    ("crème brûlée", {"accents"}),
+    ("BRÛL", {"accents"}),
+    ("script alert", {"html"}),
+    ("<script>", {"html"}),
+    ("b access", {"html"}),
+    ("snake", {"underscore"}),
+    ("snake_case", {"underscore"}),
+    ("case", {"underscore"}),
+    ("and or", {"operators"}),
+    # The last word is also a prefix: "and" is a word of three texts.
+    ("AND", {"operators", "underscore", "html"}),
+    ("NEAR star", {"operators"}),
+    ("OR NOT", set()),
+    ('"star', {"operators"}),
+    ("star*", {"operators"}),
+    ("column:value", {"operators"}),
+    ("^caret", {"operators"}),
+    ("-star", {"operators"}),
+    ("a%b", {"percent"}),
+    ("sure a", {"percent"}),
+    ("cafe", set()),
+    ("refund", set()),
+    ("ess", set()),
+]
+
+
+@pytest.fixture
+def tricky(make_transcription):
+    return {
+        key: make_transcription(transcription_text=text).sid for key, text in TRICKY_TEXTS.items()
+    }
+
+
+@pytest.mark.parametrize(("search", "expected"), TRICKY_SEARCHES)
+def test_tricky_texts_give_the_same_rows_on_every_database(tricky, search, expected):
+    assert found(search) == {tricky[key] for key in expected}
+
+
+def test_fts_operators_typed_by_the_user_are_plain_words(make_transcription):
+    both = make_transcription(transcription_text="refund or callback")
+    refund = make_transcription(transcription_text="refund only")
+    callback = make_transcription(transcription_text="callback only")
+
+    # OR, AND, NOT and NEAR are words to find, never operators.
+    assert found("refund OR callback") == {both.sid}
+    assert found("refund AND") == set()
+    assert found("NOT refund") == set()
+    assert found("NEAR(refund callback)") == set()
+    assert found("refund*") == {both.sid, refund.sid}
+    assert found('"refund only"') == {refund.sid}
+    assert found("callback -only") == {callback.sid}
+    assert found("transcription_text:refund") == set()
+    assert found("status:completed") == set()
+
+
+def test_a_word_is_never_matched_inside_another_or_in_the_status(make_transcription):
+    make_transcription(status="failed", transcription_text="it worked")
+    make_transcription(status="in-progress", transcription_text="still going")
+    assert found("failed") == set()
+    assert found("progress") == set()
+    assert found("orked") == set()
+
+
+def test_search_with_a_status_filter_uses_the_status_in_the_index(make_transcription):
+    failed = make_transcription(status="failed", transcription_text="card declined")
+    running = make_transcription(status="in-progress", transcription_text="card declined")
+    make_transcription(status="completed", transcription_text="card declined")
+
+    def with_status(*statuses) -> set[str]:
+        return set(sids(queries.transcription_list(search="card", statuses=statuses)))
+
+    assert with_status("failed") == {failed.sid}
+    assert with_status("in-progress") == {running.sid}
+    assert with_status("failed", "in-progress") == {failed.sid, running.sid}
+
+
+def test_sid_prefix_range_is_case_sensitive_and_exact_at_its_edges(make_transcription):
+    first = make_transcription(sid="TRabcdef" + "0" * 26)
+    last = make_transcription(sid="TRabcdef" + "f" * 26)
+    after = make_transcription(sid="TRabcdeg" + "0" * 26)
+    before = make_transcription(sid="TRabcdee" + "f" * 26)
+    assert found("TRabcdef") == {first.sid, last.sid}
+    assert found("TRabcdef" + "f" * 26) == {last.sid}
+    assert found("TRabcde") == {first.sid, last.sid, after.sid, before.sid}
+    assert found("TRABCDEF") == {first.sid, last.sid}
+
+
+# ---- Capped counts ----
+
+
+def test_counts_are_exact_up_to_the_cap_and_capped_above(make_transcription):
+    from datetime import UTC
+    from datetime import datetime as dt
+
+    from transcriptions.models import Transcription
+
+    now = dt.now(UTC)
+    Transcription.objects.bulk_create(
+        Transcription(
+            sid=f"TR{i:032x}",
+            account_sid="AC" + "1" * 32,
+            recording_sid=f"RE{i:032x}",
+            status="failed" if i % 100 == 0 else "completed",
+            transcription_text="warranty claim" if i < queries.COUNT_CAP + 5 else "claim",
+            duration=1,
+            date_created=now - timedelta(seconds=i),
+            date_updated=now,
+            synced_at=now,
+        )
+        for i in range(queries.COUNT_CAP + 20)
+    )
+    page = queries.transcription_page(search="warranty", per_page=25)
+    # Each status under the cap: exact, and so is their sum.
+    assert page.count == queries.Count(1005)
+    assert str(page.count) == "1,005"
+    assert page.facets["completed"] == queries.Count(994)
+    assert page.facets["failed"] == queries.Count(11)
+    assert str(page.facets["failed"]) == "11"
+    narrow = queries.transcription_page(search="warranty", statuses=["failed"], per_page=25)
+    assert narrow.count == queries.Count(11)
+    claims = queries.transcription_page(search="claim", per_page=25)
+    assert claims.facets["completed"] == queries.Count(queries.COUNT_CAP, capped=True)
+    assert str(claims.facets["completed"]) == "1,000+"
+    assert str(claims.count) == "1,000+"
+    # The unfiltered totals are exact, from the counts the triggers keep.
+    everything = queries.transcription_page(per_page=25)
+    assert everything.count == queries.Count(queries.COUNT_CAP + 20)
+    assert queries.status_totals() == {"in-progress": 0, "completed": 1009, "failed": 11}

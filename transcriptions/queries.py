@@ -1,23 +1,49 @@
-"""Reads for the review table: search, filters, sort, facet counts and the cache's status.
+"""Reads for the review table: search, filters, sort, keyset pages, capped counts, cache status.
 
-`transcription_list` is the one place that turns the table's filters into a query; making the
-table scale (full-text indexes, keyset paging) should only have to change this module.
+The table must answer in milliseconds at a million cached rows on SQLite and on PostgreSQL:
+
+* Search goes through a word index, never `LIKE` or a regex over the text: an FTS5 table on
+  SQLite, a stored tsvector column with a GIN index on PostgreSQL (migration 0006). Both see
+  the text as runs of letters and digits, case-folded, accents kept, so the same search gives
+  the same rows on both.
+* Counts over large match sets are capped (`COUNT_CAP`, shown as "1,000+"); the unfiltered
+  totals come from `TranscriptionCount`, which triggers keep exact.
+* Pages are keyset pages: a cursor holds the sort key of the row it follows or precedes, and
+  each page is one or a few index walks from there, however deep.
+* On SQLite the planner cannot tell a rare word from a frequent one, so this module chooses:
+  few matches are read from the index and ordered here; many are found by walking the sort's
+  index and checking each row against the word index.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import connections, router
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import SyncRun, Transcription, TranscriptionStatus
+from .models import SyncRun, Transcription, TranscriptionCount, TranscriptionStatus
+
+TABLE = Transcription._meta.db_table
+FTS_TABLE = f"{TABLE}_fts"  # SQLite only (migration 0006)
+SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migration 0006)
+
+# Counts above this are shown as "1,000+": counting every match of a frequent word costs
+# hundreds of milliseconds on either database, the first 1,001 a few.
+COUNT_CAP = 1000
+# SQLite: up to this many matches are read from the word index and ordered here.
+FEW_MATCHES = 2000
 
 # Sort keys offered by the table, each with its tie-breakers so that paging is stable.
 # Durations can be null; nulls go last in both directions so SQLite and PostgreSQL agree.
@@ -39,9 +65,11 @@ SORTS: dict[str, tuple] = {
 }
 DEFAULT_SORT = "-created"
 
-_WORD_RE = re.compile(r"\w+")
-# A SID prefix: TR or RE (as typed, upper case) and at least four more word characters.
-_SID_TOKEN_RE = re.compile(r"^(?:TR|RE)\w{4,}$")
+# A word is a run of letters and digits: everything else (punctuation, quotes, `%`, `_`,
+# FTS operators) only separates words, as the indexes on both databases see the text.
+_WORD_RE = re.compile(r"[^\W_]+")
+# A SID prefix: TR or RE (as typed, upper case) and at least four hexadecimal digits.
+_SID_TOKEN_RE = re.compile(r"^(?:TR|RE)[0-9a-fA-F]{4,32}$")
 
 
 @dataclass(frozen=True)
@@ -50,49 +78,121 @@ class SearchTerms:
 
     words: tuple[str, ...] = ()
 
+    @staticmethod
+    def sid_prefix(word: str) -> str | None:
+        """The SID prefix a word stands for, in Twilio's form (upper-case type, lower-case
+        hex), or None when it cannot be the start of a SID."""
+        return word[:2] + word[2:].lower() if _SID_TOKEN_RE.match(word) else None
+
     @property
     def sid_prefixes(self) -> tuple[str, ...]:
-        """Words that look like the start of a transcription or recording SID, normalised to
-        Twilio's form (upper-case prefix, lower-case hex) so both databases compare alike."""
-        return tuple(w[:2] + w[2:].lower() for w in self.words if _SID_TOKEN_RE.match(w))
+        return tuple(p for w in self.words if (p := self.sid_prefix(w)))
+
+    def text_words(self) -> list[tuple[str, bool]]:
+        """(word, matches as a prefix) for the words that only search the text."""
+        last = len(self.words) - 1
+        return [(w, i == last) for i, w in enumerate(self.words) if not self.sid_prefix(w)]
+
+    def sid_words(self) -> list[tuple[str, str, bool]]:
+        """(word, SID prefix, matches the text as a prefix) for SID-like words."""
+        last = len(self.words) - 1
+        return [
+            (w, prefix, i == last)
+            for i, w in enumerate(self.words)
+            if (prefix := self.sid_prefix(w))
+        ]
 
     def __bool__(self) -> bool:
         return bool(self.words)
 
 
 def parse_search(search: str) -> SearchTerms:
-    """Split the search box into words. Punctuation (`%`, `_` aside, quotes, brackets) only
-    separates words, so nothing the user types can reach SQL or a regex unescaped."""
+    """Split the search box into words (see `_WORD_RE`): nothing the user types reaches SQL,
+    FTS5 or tsquery syntax except runs of letters and digits."""
     return SearchTerms(words=tuple(_WORD_RE.findall(search or "")))
 
 
-def _word_pattern(word: str, *, prefix: bool, vendor: str) -> str:
-    """A case-insensitive regex matching `word` as a whole word of the text (or, with
-    `prefix`, as the start of a word), in the dialect of the database vendor."""
+# ---- The word index, per database ----
+
+
+def _vendor() -> str:
+    return connections[router.db_for_read(Transcription)].vendor
+
+
+def _column(name: str) -> str:
+    return f'"{TABLE}"."{name}"'
+
+
+def _fts_expression(words: Iterable[tuple[str, bool]], statuses: Iterable[str] = ()) -> str:
+    """An FTS5 query: every word in the text column (a prefix query where asked), and one of
+    the statuses. Words are letters and digits only; quoting keeps them from being read as
+    FTS5 operators (AND, OR, NOT, NEAR) all the same."""
+    parts = [
+        'transcription_text : "{}"{}'.format(word.replace('"', '""'), "*" if prefix else "")
+        for word, prefix in words
+    ]
+    statuses = list(statuses)
+    if statuses:
+        parts.append("(" + " OR ".join(f'status : "{s}"' for s in statuses) + ")")
+    return " AND ".join(parts)
+
+
+def _tsquery_text(words: Iterable[tuple[str, bool]]) -> str:
+    """tsquery source for `to_tsquery('simple', …)`: each word quoted, `:*` for a prefix."""
+    return " & ".join(
+        "'{}'{}".format(word.replace("'", "''"), ":*" if prefix else "") for word, prefix in words
+    )
+
+
+def _tsquery_statuses(statuses: Iterable[str]) -> str:
+    """The status lexemes of the tsvector (`~<status>`), taken verbatim by `::tsquery`."""
+    return " | ".join("'~{}'".format(s.replace("'", "''")) for s in statuses)
+
+
+def _text_match_sql(
+    words: list[tuple[str, bool]], statuses: Iterable[str] = (), *, vendor: str
+) -> tuple[str, list]:
+    """A condition on the transcription table's row: the text has every word (and, when
+    given, the row has one of the statuses, checked in the word index too)."""
+    statuses = list(statuses)
     if vendor == "postgresql":
-        # PostgreSQL's ARE: \y is a word boundary; a backslash before a non-alphanumeric
-        # character makes it literal (and a backslash before a letter would not).
-        escaped = re.sub(r"(\W)", r"\\\1", word)
-        return rf"\y{escaped}" if prefix else rf"\y{escaped}\y"
-    # SQLite runs REGEXP through Python's re (Django registers it); other backends with a
-    # Python-compatible or POSIX-like syntax get the same \b form.
-    escaped = re.escape(word)
-    return rf"\b{escaped}" if prefix else rf"\b{escaped}\b"
+        sql = f"{_column(SEARCH_VECTOR)} @@ to_tsquery('simple'::regconfig, %s)"
+        params: list = [_tsquery_text(words)]
+        if statuses:
+            sql = (
+                f"{_column(SEARCH_VECTOR)} @@ (to_tsquery('simple'::regconfig, %s) && %s::tsquery)"
+            )
+            params.append(_tsquery_statuses(statuses))
+        return sql, params
+    return (
+        f'{_column("id")} IN (SELECT rowid FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s)',
+        [_fts_expression(words, statuses)],
+    )
 
 
-def _search_q(terms: SearchTerms, *, vendor: str) -> Q:
-    """Every word must match a whole word of the text (the last one also as a word prefix, so
-    results narrow while typing); a SID-like word also matches SIDs starting with it."""
-    condition = Q()
-    last = len(terms.words) - 1
-    for i, word in enumerate(terms.words):
-        pattern = _word_pattern(word, prefix=(i == last), vendor=vendor)
-        word_q = Q(transcription_text__iregex=pattern)
-        if _SID_TOKEN_RE.match(word):
-            sid_prefix = word[:2] + word[2:].lower()
-            word_q |= Q(sid__startswith=sid_prefix) | Q(recording_sid__startswith=sid_prefix)
-        condition &= word_q
-    return condition
+def _sid_prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) bounds of the SIDs starting with `prefix`, for a range on a b-tree index
+    (a case-sensitive prefix; SQLite's LIKE is case-insensitive and cannot use the index)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _sid_word_sql(word: str, prefix: str, text_prefix: bool, *, vendor: str) -> tuple[str, list]:
+    """The rows a SID-like word matches: SID or recording SID starting with it (on their
+    indexes), or the word in the text."""
+    low, high = _sid_prefix_range(prefix)
+    text_sql, text_params = _text_match_sql([(word, text_prefix)], vendor=vendor)
+    sql = (
+        f"{_column('id')} IN ("
+        f'SELECT "id" FROM "{TABLE}" WHERE "sid" >= %s AND "sid" < %s '
+        f'UNION ALL SELECT "id" FROM "{TABLE}" WHERE "recording_sid" >= %s '
+        f'AND "recording_sid" < %s '
+        f'UNION ALL SELECT "id" FROM "{TABLE}" WHERE {text_sql})'
+    )
+    return sql, [low, high, low, high, *text_params]
+
+
+def _condition(sql: str, params: list) -> RawSQL:
+    return RawSQL(sql, params, output_field=BooleanField())
 
 
 def _day_start(day: date) -> datetime:
@@ -100,29 +200,99 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _filtered(
-    *,
-    search: str,
-    statuses: Iterable[str],
-    recording_sid: str | None,
-    created_from: date | None,
-    created_to: date | None,
-) -> QuerySet[Transcription]:
-    qs = Transcription.objects.all()
-    terms = parse_search(search)
-    if terms:
-        vendor = connections[router.db_for_read(Transcription)].vendor
-        qs = qs.filter(_search_q(terms, vendor=vendor))
-    statuses = [s for s in statuses if s in TranscriptionStatus.values]
-    if statuses:
-        qs = qs.filter(status__in=statuses)
-    if recording_sid:
-        qs = qs.filter(recording_sid=recording_sid)
-    if created_from:
-        qs = qs.filter(date_created__gte=_day_start(created_from))
-    if created_to:
-        # Inclusive of the whole last day.
-        qs = qs.filter(date_created__lt=_day_start(created_to + timedelta(days=1)))
+@dataclass(frozen=True)
+class _Filters:
+    """The table's filters, validated: what every query below starts from."""
+
+    terms: SearchTerms
+    statuses: tuple[str, ...]
+    recording_sid: str | None
+    created_from: datetime | None  # inclusive
+    created_before: datetime | None  # exclusive
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        search: str,
+        statuses: Iterable[str],
+        recording_sid: str | None,
+        created_from: date | None,
+        created_to: date | None,
+    ) -> _Filters:
+        return cls(
+            terms=parse_search(search),
+            statuses=tuple(s for s in TranscriptionStatus.values if s in set(statuses)),
+            recording_sid=recording_sid or None,
+            created_from=_day_start(created_from) if created_from else None,
+            # Inclusive of the whole last day.
+            created_before=_day_start(created_to + timedelta(days=1)) if created_to else None,
+        )
+
+    def without_statuses(self) -> _Filters:
+        return _Filters(self.terms, (), self.recording_sid, self.created_from, self.created_before)
+
+    def plain_q(self, *, statuses: bool = True) -> Q:
+        """Every filter but the search, as ORM conditions (but the status with `statuses`
+        False: the word index checks it)."""
+        q = Q()
+        if self.statuses and statuses:
+            q &= Q(status__in=self.statuses)
+        if self.recording_sid:
+            q &= Q(recording_sid=self.recording_sid)
+        if self.created_from:
+            q &= Q(date_created__gte=self.created_from)
+        if self.created_before:
+            q &= Q(date_created__lt=self.created_before)
+        return q
+
+    def keeps(self, row: _Key) -> bool:
+        """The same filters as `plain_q`, on a row already read (see `_few_matches`)."""
+        return (
+            (not self.statuses or row.status in self.statuses)
+            and (not self.recording_sid or row.recording_sid == self.recording_sid)
+            and (not self.created_from or row.date_created >= self.created_from)
+            and (not self.created_before or row.date_created < self.created_before)
+        )
+
+    @property
+    def only_search_and_status(self) -> bool:
+        return not (self.recording_sid or self.created_from or self.created_before)
+
+
+def _search_conditions(filters: _Filters, *, vendor: str, probe: bool = False) -> list[RawSQL]:
+    """The search as conditions on the transcription table. With `probe` (SQLite), the words
+    are looked up per row (the row is found some other way), not gathered first."""
+    conditions = []
+    words = filters.terms.text_words()
+    if words:
+        if vendor == "sqlite" and probe:
+            conditions.append(
+                _condition(
+                    f'EXISTS (SELECT 1 FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s '
+                    f'AND "{FTS_TABLE}".rowid = {_column("id")})',
+                    [_fts_expression(words, filters.statuses)],
+                )
+            )
+        elif vendor == "sqlite":
+            # The unary + keeps SQLite from driving the query from this set: it walks the
+            # sort's index and checks each row against the set, built once.
+            sql, params = _text_match_sql(words, filters.statuses, vendor=vendor)
+            conditions.append(_condition("+" + sql, params))
+        else:
+            conditions.append(_condition(*_text_match_sql(words, filters.statuses, vendor=vendor)))
+    for word, prefix, text_prefix in filters.terms.sid_words():
+        conditions.append(_condition(*_sid_word_sql(word, prefix, text_prefix, vendor=vendor)))
+    return conditions
+
+
+def _filtered(filters: _Filters, *, vendor: str, probe: bool = False) -> QuerySet[Transcription]:
+    # PostgreSQL would intersect the word index with the status index (tens of milliseconds
+    # for a common status) though the word index already holds the status.
+    in_word_index = vendor == "postgresql" and bool(filters.terms.text_words())
+    qs = Transcription.objects.filter(filters.plain_q(statuses=not in_word_index))
+    for condition in _search_conditions(filters, vendor=vendor, probe=probe):
+        qs = qs.filter(condition)
     return qs
 
 
@@ -135,20 +305,118 @@ def transcription_list(
     created_to: date | None = None,
     sort: str = DEFAULT_SORT,
 ) -> QuerySet[Transcription]:
-    """The table's rows: cached transcriptions matching the search and filters, in `sort`
-    order (one of `SORTS`; anything else falls back to newest first). Never calls Twilio.
+    """Every cached transcription matching the search and filters, in `sort` order (one of
+    `SORTS`; anything else falls back to newest first). Never calls Twilio. The table shows
+    these a page at a time through `transcription_page`.
 
-    Dates are whole days in the current time zone, both ends inclusive. Unknown statuses are
-    ignored.
+    Search: every word must be a whole word of the text (case-insensitive), the last one
+    also a word's start; a word like `TR1a2b…`/`RE1a2b…` (TR or RE and 4+ hex digits) also
+    matches the transcriptions whose SID or recording SID starts with it. Dates are whole
+    days in the current time zone, both ends inclusive. Unknown statuses are ignored.
     """
-    qs = _filtered(
+    filters = _Filters.of(
         search=search,
         statuses=statuses,
         recording_sid=recording_sid,
         created_from=created_from,
         created_to=created_to,
     )
-    return qs.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+    vendor = _vendor()
+    return _filtered(filters, vendor=vendor).order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+
+
+# ---- Counts ----
+
+
+@dataclass(frozen=True)
+class Count:
+    """A number of rows, exact up to `COUNT_CAP`, "more than the cap" above it."""
+
+    value: int
+    capped: bool = False
+
+    @classmethod
+    def of(cls, value: int, *, cap: int = COUNT_CAP) -> Count:
+        return cls(cap, True) if value > cap else cls(value)
+
+    def __add__(self, other: Count) -> Count:
+        total = self.value + other.value
+        if self.capped or other.capped:
+            return Count(min(total, COUNT_CAP), True)
+        return Count(total)
+
+    def __str__(self) -> str:
+        return f"{intcomma(self.value)}+" if self.capped else intcomma(self.value)
+
+
+def _capped_sql(qs: QuerySet, cap: int) -> tuple[str, list]:
+    sql, params = qs.order_by().values("id")[: cap + 1].query.sql_with_params()
+    return f"SELECT COUNT(*) FROM ({sql}) AS capped", list(params)
+
+
+def _fts_capped_sql(expression: str, cap: int) -> tuple[str, list]:
+    return (
+        f'SELECT COUNT(*) FROM (SELECT 1 FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s '
+        f"LIMIT {cap + 1}) AS capped",
+        [expression],
+    )
+
+
+def _counts_run(parts: dict[str, tuple[str, list]], *, vendor: str) -> dict[str, int]:
+    """Several counts in one statement."""
+    if not parts:
+        return {}
+    names = list(parts)
+    sql = "SELECT " + ", ".join(f"({parts[n][0]})" for n in names)
+    params = [p for n in names for p in parts[n][1]]
+    with connections[router.db_for_read(Transcription)].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return dict(zip(names, (int(v) for v in row), strict=True))
+
+
+def status_totals() -> dict[str, int]:
+    """Cached transcriptions per status, every known status present (zero when none), from
+    the counts the database keeps (one small query, exact after every write)."""
+    counts = dict.fromkeys(TranscriptionStatus.values, 0)
+    for status, n in TranscriptionCount.objects.values_list("status", "count"):
+        if n > 0 or status in counts:
+            counts[status] = n
+    return counts
+
+
+def _status_counts(
+    filters: _Filters, *, vendor: str, probe: bool = False, totals: dict[str, int] | None = None
+) -> dict[str, Count]:
+    """Facet counts: rows per status under every filter but the status filter, capped."""
+    filters = filters.without_statuses()
+    statuses = list(TranscriptionStatus.values)
+    if not filters.terms and filters.only_search_and_status:
+        totals = totals if totals is not None else status_totals()
+        return {s: Count(totals.get(s, 0)) for s in statuses}
+    parts: dict[str, tuple[str, list]] = {}
+    words = filters.terms.text_words()
+    if (
+        vendor == "sqlite"
+        and words
+        and not filters.terms.sid_words()
+        and filters.only_search_and_status
+    ):
+        # Counted in the word index alone, which holds the status too.
+        for s in statuses:
+            parts[s] = _fts_capped_sql(_fts_expression(words, [s]), COUNT_CAP)
+    else:
+        for s in statuses:
+            per_status = _Filters(
+                filters.terms,
+                (s,),
+                filters.recording_sid,
+                filters.created_from,
+                filters.created_before,
+            )
+            qs = _filtered(per_status, vendor=vendor, probe=probe)
+            parts[s] = _capped_sql(qs, COUNT_CAP)
+    return {s: Count.of(n) for s, n in _counts_run(parts, vendor=vendor).items()}
 
 
 def status_counts(
@@ -159,19 +427,413 @@ def status_counts(
     created_to: date | None = None,
 ) -> dict[str, int]:
     """How many rows each status has under the search and the other filters (the status
-    filter's facet counts), in one query. Every status is present, zero when none."""
-    qs = _filtered(
+    filter's facet counts), in one query. Every status is present, zero when none; counts
+    above `COUNT_CAP` are `COUNT_CAP + 1` (see `Count`)."""
+    filters = _Filters.of(
         search=search,
         statuses=(),
         recording_sid=recording_sid,
         created_from=created_from,
         created_to=created_to,
     )
-    counts = dict.fromkeys(TranscriptionStatus.values, 0)
-    for row in qs.order_by().values("status").annotate(n=Count("id")):
-        if row["status"] in counts:
-            counts[row["status"]] = row["n"]
-    return counts
+    counts = _status_counts(filters, vendor=_vendor())
+    return {s: c.value + (1 if c.capped else 0) for s, c in counts.items()}
+
+
+# ---- Keyset pages ----
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What orders a row, and what the filters applied in Python read (`_few_matches`)."""
+
+    id: int
+    date_created: datetime
+    duration: int | None
+    status: str
+    recording_sid: str = ""
+
+
+_KEY_FIELDS = ("id", "date_created", "duration", "status", "recording_sid")
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """A position between rows: the sort key of the row a page follows or precedes."""
+
+    sort: str
+    lead: str | int | None  # status or duration for those sorts; None otherwise (or null)
+    date_created: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.sort, self.lead, self.date_created.isoformat(), self.id])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, *, sort: str) -> _Cursor:
+        """Raises ValueError for anything but a cursor of this sort."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            cursor_sort, lead, created, pk = json.loads(raw)
+        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+            raise ValueError("not a cursor") from exc
+        if cursor_sort != sort or sort not in SORTS:
+            raise ValueError("a cursor of another sort")
+        if not isinstance(pk, int) or isinstance(pk, bool) or not isinstance(created, str):
+            raise ValueError("not a cursor")
+        column = sort.lstrip("-")
+        if column == "status" and not (isinstance(lead, str) and len(lead) <= 16):
+            raise ValueError("not a cursor")
+        if column == "duration" and not (lead is None or type(lead) is int):
+            raise ValueError("not a cursor")
+        if column == "created" and lead is not None:
+            raise ValueError("not a cursor")
+        when = datetime.fromisoformat(created)
+        if timezone.is_naive(when):
+            raise ValueError("not a cursor")
+        return cls(sort=sort, lead=lead, date_created=when, id=pk)
+
+    @classmethod
+    def of(cls, row: Transcription | _Key, *, sort: str) -> _Cursor:
+        column = sort.lstrip("-")
+        lead = getattr(row, column) if column in ("status", "duration") else None
+        return cls(sort=sort, lead=lead, date_created=row.date_created, id=row.id)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Part of a sort order that one index walk reads: rows with `condition`, in `order`."""
+
+    condition: Q | RawSQL | None
+    order: tuple[tuple[str, bool], ...]  # (column, descending)
+
+
+def _tail_after(direction_desc: bool, cursor: _Cursor, *, vendor: str) -> RawSQL:
+    """(date_created, id) beyond the cursor in the given direction, as one row comparison
+    that both databases answer with a range on the index."""
+    adapt = connections[router.db_for_read(Transcription)].ops.adapt_datetimefield_value
+    op = "<" if direction_desc else ">"
+    return _condition(
+        f"({_column('date_created')}, {_column('id')}) {op} (%s, %s)",
+        [adapt(cursor.date_created), cursor.id],
+    )
+
+
+def _segments(
+    sort: str, *, cursor: _Cursor | None, backward: bool, statuses: list[str], vendor: str
+) -> Iterator[_Segment]:
+    """The index walks that read the rows after `cursor` (before it with `backward`; from
+    the start, or from the end with `backward`, without a cursor), in order. Each sort is
+    split where one index cannot serve it: per status (few values), and durations apart
+    from the null ones (which sort last both ways)."""
+    column = sort.lstrip("-")
+    lead_desc = sort.startswith("-")
+    tail_desc = sort != "created"
+    if backward:
+        lead_desc, tail_desc = not lead_desc, not tail_desc
+    tail = (("date_created", tail_desc), ("id", tail_desc))
+
+    if column == "created":
+        yield _Segment(_tail_after(tail_desc, cursor, vendor=vendor) if cursor else None, tail)
+        return
+
+    if column == "status":
+        values = sorted(statuses, reverse=lead_desc)
+        if cursor is not None:
+            yield _Segment(
+                Q(status=cursor.lead) & Q(_tail_after(tail_desc, cursor, vendor=vendor)), tail
+            )
+            values = [v for v in values if (v < cursor.lead if lead_desc else v > cursor.lead)]
+        for value in values:
+            yield _Segment(Q(status=value), tail)
+        return
+
+    # Duration: non-null values in order, then the nulls (last in both directions, so first
+    # when walking backward).
+    lead_order = (("duration", lead_desc), *tail)
+    non_null = Q(duration__isnull=False)
+    nulls = Q(duration__isnull=True)
+    if cursor is None:
+        parts = [(non_null, lead_order), (nulls, tail)]
+        yield from (_Segment(q, order) for q, order in (reversed(parts) if backward else parts))
+        return
+    after = Q(_tail_after(tail_desc, cursor, vendor=vendor))
+    if cursor.lead is None:
+        yield _Segment(nulls & after, tail)
+        if backward:
+            yield _Segment(non_null, lead_order)
+        return
+    yield _Segment(Q(duration=cursor.lead) & after, tail)
+    beyond = Q(duration__lt=cursor.lead) if lead_desc else Q(duration__gt=cursor.lead)
+    yield _Segment(beyond, lead_order)
+    if not backward:
+        yield _Segment(nulls, tail)
+
+
+def _order_by(order: tuple[tuple[str, bool], ...]) -> list:
+    return [F(name).desc() if desc else F(name).asc() for name, desc in order]
+
+
+def _sort_key(sort: str):
+    """A key function ordering `_Key`s as `sort` does (the Python twin of `_segments`, for
+    the few matches ordered here)."""
+    column = sort.lstrip("-")
+    lead_desc = sort.startswith("-")
+    tail_sign = 1 if sort == "created" else -1
+
+    def key(row: _Key) -> tuple:
+        # A timestamp keeps microseconds apart at today's dates, and can be negated.
+        tail = (tail_sign * row.date_created.timestamp(), tail_sign * row.id)
+        if column == "duration":
+            value = row.duration or 0
+            return (row.duration is None, -value if lead_desc else value, *tail)
+        if column == "status":
+            if lead_desc:
+                # Descending text: negated code points, and a shorter string after its
+                # extensions.
+                return (tuple(-ord(c) for c in row.status) + (1,), *tail)
+            return (row.status, *tail)
+        return tail
+
+    return key
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """One page of the table, with what the pager and the counts show."""
+
+    rows: list[Transcription]
+    count: Count
+    facets: dict[str, Count]
+    first_cursor: str | None  # the cursor before the first row (for `before=`)
+    last_cursor: str | None  # the cursor after the last row (for `after=`)
+    has_previous: bool
+    has_next: bool
+    notice: str | None = None  # a cursor that could not be used, said to the user
+
+
+def _cursor_parse(token: str | None, sort: str) -> tuple[_Cursor | None, str | None]:
+    if not token:
+        return None, None
+    try:
+        return _Cursor.decode(token, sort=sort), None
+    except ValueError:
+        return None, "That page link is not valid (any more); showing the first page."
+
+
+def _few_matches(filters: _Filters, *, vendor: str) -> list[_Key] | None:
+    """SQLite: the keys of every row the search matches under the filters but the status
+    filter (the facets count them by status), when the word index has at most
+    `FEW_MATCHES` of them; None when there are more.
+
+    The ids come from the word index (and the SID indexes), never from a walk of the table:
+    SQLite would otherwise often choose to walk a sort index and test each row, which costs
+    a second for a rare word at a million rows."""
+    terms = filters.terms
+    words = terms.text_words()
+    sid_words = terms.sid_words()
+    if vendor != "sqlite" or not terms:
+        return None
+    inner_parts, params = [], []
+    if sid_words:
+        for word, prefix, text_prefix in sid_words:
+            sql, p = _sid_word_sql(word, prefix, text_prefix, vendor=vendor)
+            inner_parts.append(sql)
+            params += p
+        if words:
+            inner_parts.append(
+                f'EXISTS (SELECT 1 FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s '
+                f'AND "{FTS_TABLE}".rowid = {_column("id")})'
+            )
+            params.append(_fts_expression(words))
+        where = " AND ".join(inner_parts)
+        source = f'SELECT {_column("id")} FROM "{TABLE}" WHERE {where} LIMIT {FEW_MATCHES + 1}'
+    else:
+        source = (
+            f'SELECT rowid FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s LIMIT {FEW_MATCHES + 1}'
+        )
+        params.append(_fts_expression(words))
+    columns = ", ".join(_column(name) for name in _KEY_FIELDS)
+    sql = f'SELECT {columns} FROM "{TABLE}" WHERE {_column("id")} IN ({source})'
+    connection = connections[router.db_for_read(Transcription)]
+    date_field = Transcription._meta.get_field("date_created")
+    converters = date_field.get_db_converters(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if len(rows) > FEW_MATCHES:
+        return None
+    unfiltered_status = filters.without_statuses()
+    keys = []
+    for pk, created, duration, status, recording in rows:
+        for converter in converters:
+            created = converter(created, date_field, connection)
+        key = _Key(pk, created, duration, status, recording)
+        if unfiltered_status.keeps(key):
+            keys.append(key)
+    return keys
+
+
+def _page_from_keys(
+    keys: list[_Key], *, sort: str, cursor: _Cursor | None, backward: bool, per_page: int
+) -> tuple[list[_Key], bool]:
+    """The page of `keys` after (before) the cursor, and whether more lie beyond it."""
+    key = _sort_key(sort)
+    ordered = sorted(keys, key=key)
+    if cursor is not None:
+        column = sort.lstrip("-")
+        at = key(
+            _Key(
+                cursor.id,
+                cursor.date_created,
+                cursor.lead if column == "duration" else None,
+                cursor.lead if column == "status" else "",
+            )
+        )
+        if backward:
+            ordered = [k for k in ordered if key(k) < at]
+        else:
+            ordered = [k for k in ordered if key(k) > at]
+    if backward:
+        chunk = ordered[-(per_page + 1) :]
+        return chunk[-per_page:], len(chunk) > per_page
+    chunk = ordered[: per_page + 1]
+    return chunk[:per_page], len(chunk) > per_page
+
+
+def _rows_walk(
+    qs: QuerySet[Transcription],
+    *,
+    sort: str,
+    cursor: _Cursor | None,
+    backward: bool,
+    per_page: int,
+    statuses: list[str],
+    vendor: str,
+) -> tuple[list[Transcription], bool]:
+    """Up to `per_page` rows of `qs` after (before) the cursor by index walks, and whether
+    more lie beyond; backward pages come back in display order."""
+    rows: list[Transcription] = []
+    for segment in _segments(
+        sort, cursor=cursor, backward=backward, statuses=statuses, vendor=vendor
+    ):
+        part = qs if segment.condition is None else qs.filter(segment.condition)
+        need = per_page + 1 - len(rows)
+        rows += list(part.order_by(*_order_by(segment.order))[:need])
+        if len(rows) > per_page:
+            break
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backward:
+        rows.reverse()
+    return rows, more
+
+
+def _probe_chosen(filters: _Filters) -> bool:
+    """SQLite, many matches: whether to look each walked row up in the word index rather than
+    gather the matches once. Only when a recording or a SID leaves a few rows to walk: the
+    last word is also a prefix, and FTS5 merges a prefix's lists on every lookup, so a lookup
+    per row of a long walk would repeat that merge a thousand times."""
+    return bool(filters.terms.text_words() and (filters.terms.sid_words() or filters.recording_sid))
+
+
+def transcription_page(
+    *,
+    search: str = "",
+    statuses: Iterable[str] = (),
+    recording_sid: str | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    sort: str = DEFAULT_SORT,
+    per_page: int = 25,
+    after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
+    totals: dict[str, int] | None = None,
+) -> TablePage:
+    """One page of `transcription_list`: the rows after the `after` cursor, before the
+    `before` cursor, the last page with `last`, or the first page; the facet counts and the
+    number of matches (capped). `totals` (from `status_totals`) saves a query when the caller
+    has them. A cursor that cannot be used gives the first page and a `notice`.
+
+    Rows deleted or added between two page loads neither hide nor repeat others: a cursor
+    is a position in the sort order, not a row number."""
+    sort = sort if sort in SORTS else DEFAULT_SORT
+    filters = _Filters.of(
+        search=search,
+        statuses=statuses,
+        recording_sid=recording_sid,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    vendor = _vendor()
+    cursor, notice = _cursor_parse(after or before, sort)
+    backward = bool(before and cursor) or (last and not cursor)
+    if totals is None and not (filters.terms or not filters.only_search_and_status):
+        totals = status_totals()
+    status_values = sorted(
+        set(TranscriptionStatus.values) | {s for s, n in (totals or {}).items() if n}
+    )
+
+    keys = _few_matches(filters, vendor=vendor) if filters.terms else None
+    if keys is not None:
+        facets = dict.fromkeys(TranscriptionStatus.values, 0)
+        for key in keys:
+            facets[key.status] = facets.get(key.status, 0) + 1
+        matched = [k for k in keys if not filters.statuses or k.status in filters.statuses]
+        page_keys, more = _page_from_keys(
+            matched, sort=sort, cursor=cursor, backward=backward, per_page=per_page
+        )
+        by_id = Transcription.objects.in_bulk([k.id for k in page_keys])
+        rows = [by_id[k.id] for k in page_keys if k.id in by_id]
+        facet_counts = {s: Count.of(n) for s, n in facets.items()}
+    else:
+        probe = vendor == "sqlite" and _probe_chosen(filters)
+        facet_counts = _status_counts(filters, vendor=vendor, probe=probe, totals=totals)
+        rows, more = _rows_walk(
+            _filtered(filters, vendor=vendor, probe=probe),
+            sort=sort,
+            cursor=cursor,
+            backward=backward,
+            per_page=per_page,
+            statuses=status_values,
+            vendor=vendor,
+        )
+
+    # The matches: the facets of the statuses shown, so a capped facet caps the total.
+    count = Count(0)
+    for status in filters.statuses or tuple(facet_counts):
+        count = count + facet_counts.get(status, Count(0))
+    if backward and cursor and not more and len(rows) < per_page:
+        # Back at the start with rows gone before it: show a full first page instead.
+        return transcription_page(
+            search=search,
+            statuses=statuses,
+            recording_sid=recording_sid,
+            created_from=created_from,
+            created_to=created_to,
+            sort=sort,
+            per_page=per_page,
+            totals=totals,
+        )
+    if backward:
+        has_previous, has_next = more, bool(cursor)
+    else:
+        has_previous, has_next = bool(cursor), more
+    return TablePage(
+        rows=rows,
+        count=count,
+        facets=facet_counts,
+        first_cursor=_Cursor.of(rows[0], sort=sort).encode() if rows else None,
+        last_cursor=_Cursor.of(rows[-1], sort=sort).encode() if rows else None,
+        has_previous=has_previous,
+        has_next=has_next,
+        notice=notice,
+    )
+
+
+# ---- Cache status ----
 
 
 @dataclass(frozen=True)
@@ -197,7 +859,8 @@ class CacheStatus:
 
 
 def cache_status() -> CacheStatus:
-    """The latest sync run (any kind), the latest one that succeeded, and rows per status."""
+    """The latest sync run (any kind), the latest one that succeeded, and rows per status
+    (kept by the database, exact, without counting the table)."""
     last_run = SyncRun.objects.order_by("-started_at", "-id").first()
     last_success = last_run
     if last_run is not None and last_run.state != SyncRun.State.SUCCEEDED:
@@ -206,17 +869,22 @@ def cache_status() -> CacheStatus:
             .order_by("-started_at", "-id")
             .first()
         )
-    return CacheStatus(last_run=last_run, last_success=last_success, counts=status_counts())
+    return CacheStatus(last_run=last_run, last_success=last_success, counts=status_totals())
+
+
+# ---- Snippets ----
 
 
 def _match_regex(terms: SearchTerms) -> re.Pattern[str] | None:
-    """The Python twin of the database search, for highlighting exactly what matched."""
+    """The Python twin of the word index, for highlighting exactly what matched: a word
+    starts and ends where a run of letters and digits does."""
     if not terms:
         return None
     last = len(terms.words) - 1
-    parts = [
-        _word_pattern(w, prefix=(i == last), vendor="python") for i, w in enumerate(terms.words)
-    ]
+    parts = []
+    for i, word in enumerate(terms.words):
+        end = "" if i == last else r"(?![^\W_])"
+        parts.append(rf"(?<![^\W_]){re.escape(word)}{end}")
     # Longest first, so "refund" wins over a shorter word it starts with.
     parts.sort(key=len, reverse=True)
     return re.compile("|".join(parts), re.IGNORECASE)

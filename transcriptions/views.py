@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from datetime import date
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -26,10 +28,16 @@ from django_htmx.http import (
 )
 from django_htmx.middleware import HtmxDetails
 
-from . import deletion, queries, sync
+from . import deletion, export, overview, queries, retention, sync
 from .audit import AuditFilterForm, audit_event_list, audit_record
 from .forms import TableFilters, TranscriptionFilterForm
-from .models import AuditEvent, Transcription, TranscriptionStatus
+from .models import (
+    AuditEvent,
+    BulkDeletion,
+    BulkDeletionItem,
+    Transcription,
+    TranscriptionStatus,
+)
 from .twilio_client import TwilioError, TwilioNotFound, get_client, twilio_configuration_problem
 
 
@@ -44,6 +52,8 @@ class TableRow:
     transcription: Transcription
     snippet: SafeString | None
     recording_url: str
+    detail_url: str
+    delete_url: str
 
 
 # Column -> the sort parameter its header toggles between (first click: this one).
@@ -64,6 +74,22 @@ def _sort_links(filters: TableFilters, base: str) -> dict[str, dict[str, str]]:
     return links
 
 
+SID_PLACEHOLDER = "TR" + "0" * 32
+# Longer than any cursor the table makes; anything longer is not one.
+CURSOR_MAX_LENGTH = 200
+
+
+def _paging_params(request: HtmxHttpRequest) -> dict[str, object]:
+    """The page asked for: `after` or `before` a cursor, or `last`; the first page otherwise."""
+    after = request.GET.get("after", "")[: CURSOR_MAX_LENGTH + 1]
+    before = request.GET.get("before", "")[: CURSOR_MAX_LENGTH + 1]
+    return {
+        "after": after if after and not before else None,
+        "before": before or None,
+        "last": request.GET.get("last") == "1" and not (after or before),
+    }
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @login_required
@@ -74,16 +100,17 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     form.is_valid()  # invalid fields are dropped from the filters and listed above the table
     filters = form.filters()
     base = reverse("transcriptions:list")
+    paging = _paging_params(request)
 
-    paginator = Paginator(queries.transcription_list(**filters.query_kwargs()), filters.per_page)
-    page_obj = paginator.get_page(request.GET.get("page"))
     status = queries.cache_status()
-    facet_filters = filters.facet_kwargs()
-    facets = (
-        queries.status_counts(**facet_filters) if any(facet_filters.values()) else status.counts
+    page = queries.transcription_page(
+        **filters.query_kwargs(), per_page=filters.per_page, totals=status.counts, **paging
     )
 
     can_read_text = request.user.has_perm("transcriptions.view_transcript_text")
+    # Reversed once, not twice per row: URL reversing was a fifth of a 50-row page's time.
+    detail_url = reverse("transcriptions:detail", kwargs={"sid": SID_PLACEHOLDER})
+    delete_url = reverse("transcriptions:delete", kwargs={"sid": SID_PLACEHOLDER})
     rows = [
         TableRow(
             transcription=t,
@@ -93,38 +120,54 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
                 else None
             ),
             recording_url=filters.url(base, recording=t.recording_sid),
+            detail_url=detail_url.replace(SID_PLACEHOLDER, t.sid),
+            delete_url=delete_url.replace(SID_PLACEHOLDER, t.sid),
         )
-        for t in page_obj.object_list
+        for t in page.rows
     ]
-    page_url = filters.url(base, page=page_obj.number if page_obj.number > 1 else None)
+    # The URL of what is shown: the cursor that was used (none when it was not valid).
+    current = {}
+    if not page.notice:
+        current = {key: value for key, value in paging.items() if value}
+        if current.get("last"):
+            current["last"] = 1
+    page_url = filters.url(base, **current)
+    form_errors = [
+        (form.fields[name].label if name in form.fields else "", message)
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+    if page.notice:
+        form_errors.append(("Page", page.notice))
     context = {
         "form": form,
         "filters": filters,
-        "form_errors": [
-            (form.fields[name].label if name in form.fields else "", message)
-            for name, messages in form.errors.items()
-            for message in messages
-        ],
+        "form_errors": form_errors,
         "status": status,
         "status_options": [
             {
                 "value": value,
                 "label": label,
-                "count": facets.get(value, 0),
+                "count": page.facets.get(value, queries.Count(0)),
                 "checked": value in filters.statuses,
             }
             for value, label in TranscriptionStatus.choices
         ],
-        "page_obj": page_obj,
+        "page": page,
+        "paging": current,
         "rows": rows,
+        "first_url": filters.url(base) if page.has_previous else None,
         "previous_url": (
-            filters.url(base, page=page_obj.previous_page_number() if page_obj.number > 2 else None)
-            if page_obj.has_previous()
+            filters.url(base, before=page.first_cursor)
+            if page.has_previous and page.first_cursor
             else None
         ),
         "next_url": (
-            filters.url(base, page=page_obj.next_page_number()) if page_obj.has_next() else None
+            filters.url(base, after=page.last_cursor)
+            if page.has_next and page.last_cursor
+            else None
         ),
+        "last_url": filters.url(base, last=1) if page.has_next else None,
         "sort_links": _sort_links(filters, base),
         "page_url": page_url,
         "can_read_text": can_read_text,
@@ -455,3 +498,419 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "is_filtered": any((filters.username, filters.action, filters.date_from, filters.date_to)),
     }
     return render(request, "transcriptions/auditevent_list.html", context)
+
+
+# ---- Retention, export and overview ----
+
+RETENTION_SAMPLE_SIZE = 20
+
+
+def _retention_context(
+    *, policy_form: retention.RetentionPolicyForm, preview: retention.RetentionPreview | None
+) -> dict:
+    return {
+        "policy_form": policy_form,
+        "preview": preview,
+        "twilio_problem": _twilio_problem_text(),
+        "account_sid": settings.TWILIO_ACCOUNT_SID,
+        "reason": retention.RETENTION_REASON,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("transcriptions.apply_retention", raise_exception=True)
+def retention_policy(request: HtmxHttpRequest) -> HttpResponse:
+    """GET: the policy form and, once a policy is given, how many transcriptions it would
+    delete with a sample. POST: with the count typed to match, start the bulk deletion
+    (reason "retention policy") and go to it."""
+    if request.method == "GET":
+        policy_form = retention.RetentionPolicyForm(request.GET or None)
+        preview = None
+        if policy_form.is_bound and policy_form.is_valid():
+            preview = retention.retention_preview(
+                policy=policy_form.policy(), sample_size=RETENTION_SAMPLE_SIZE
+            )
+        return render(
+            request,
+            "transcriptions/retention.html",
+            _retention_context(policy_form=policy_form, preview=preview),
+        )
+
+    confirm_form = retention.RetentionConfirmForm(request.POST)
+    if not confirm_form.is_valid():
+        # The policy itself may be fine (only the typed count missing): show its preview again.
+        policy_form = retention.RetentionPolicyForm(request.POST)
+        preview = None
+        if policy_form.is_valid():
+            preview = retention.retention_preview(
+                policy=policy_form.policy(), sample_size=RETENTION_SAMPLE_SIZE
+            )
+        context = _retention_context(policy_form=policy_form, preview=preview)
+        context["confirm_errors"] = [e for errors in confirm_form.errors.values() for e in errors]
+        return render(request, "transcriptions/retention.html", context, status=400)
+
+    policy = confirm_form.policy()
+    cutoff = confirm_form.cleaned_data["cutoff"]
+    preview = retention.retention_preview(
+        policy=policy, cutoff=cutoff, sample_size=RETENTION_SAMPLE_SIZE
+    )
+    problem = _twilio_problem_text()
+    error = None
+    if problem:
+        error = f"{problem} Nothing deleted."
+    elif preview.count == 0:
+        error = "No cached transcription falls under the policy any more; nothing to delete."
+    elif not confirm_form.typed_count_matches(preview.count):
+        error = (
+            f"The typed count does not match: the policy covers {preview.count:,} "
+            f"transcription{'s' if preview.count != 1 else ''}. Nothing deleted."
+        )
+    if error is None:
+        try:
+            started = retention.retention_apply(policy=policy, cutoff=cutoff, actor=request.user)
+        except retention.RetentionPolicyError as exc:
+            error = str(exc)
+    if error is not None:
+        context = _retention_context(
+            policy_form=retention.RetentionPolicyForm(request.POST), preview=preview
+        )
+        context["confirm_errors"] = [error]
+        return render(request, "transcriptions/retention.html", context, status=400)
+
+    bulk = started.bulk_deletion
+    messages.success(
+        request,
+        f"Retention policy applied: bulk deletion #{bulk.pk} of {started.count:,} "
+        f"transcription{'s' if started.count != 1 else ''} started.",
+    )
+    try:
+        return redirect("transcriptions:bulk-detail", pk=bulk.pk)
+    except NoReverseMatch:
+        return redirect("transcriptions:retention")
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.view_transcription", raise_exception=True)
+def transcription_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The table's current filter and sort as a CSV download, streamed row by row; the text
+    column only for users who may read text. Invalid filters are ignored, as in the table.
+    The export is audited when the stream ends."""
+    form = TranscriptionFilterForm(request.GET)
+    form.is_valid()
+    filters = form.filters()
+    rows = queries.transcription_list(**filters.query_kwargs())
+    query = urlencode(filters.params(per_page=None))
+    response = StreamingHttpResponse(
+        export.transcriptions_csv_stream(
+            rows=rows,
+            with_text=request.user.has_perm("transcriptions.view_transcript_text"),
+            user=request.user,
+            filter_description=f"filter: {query}" if query else "filter: none (all rows)",
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export.export_filename()}"'
+    # Why: the file may hold transcript text; no shared or browser cache should keep a copy.
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.view_transcription", raise_exception=True)
+def status_overview(request: HtmxHttpRequest) -> HttpResponse:
+    """Transcriptions per day by status over the last 30 or 90 days (`?days=`; anything else
+    shows 30) as a server-drawn SVG chart; each bar segment links to the table filtered to
+    that day and status."""
+    days = overview.period_parse(request.GET.get("days"))
+    data = overview.status_overview(days=days)
+    list_url = reverse("transcriptions:list")
+
+    def segment_url(day: date, status: str) -> str:
+        return TableFilters(statuses=(status,), created_from=day, created_to=day).url(list_url)
+
+    chart = overview.chart_geometry(overview=data, segment_url=segment_url)
+    labels = dict(TranscriptionStatus.choices)
+    context = {
+        "days": days,
+        "time_zone": settings.TIME_ZONE,
+        "periods": overview.PERIODS,
+        "overview": data,
+        "chart": chart,
+        "legend": [(s, labels[s]) for s in reversed(overview.STACK_ORDER)],
+        "table_rows": [
+            {
+                "day": day,
+                "cells": [
+                    (day.count(s), segment_url(day.day, s)) for s, _ in TranscriptionStatus.choices
+                ],
+            }
+            for day in reversed(data.days)
+        ],
+        "status_labels": [label for _, label in TranscriptionStatus.choices],
+        "totals": [data.totals[s] for s, _ in TranscriptionStatus.choices],
+        "period_url": TableFilters(created_from=data.first_day, created_to=data.last_day).url(
+            list_url
+        ),
+    }
+    return render(request, "transcriptions/overview.html", context)
+
+
+# ---- Bulk deletion ----
+
+BULK_SAMPLE_SIZE = 10
+# Above this many items the confirmation asks for the count to be typed.
+BULK_TYPED_CONFIRM_ABOVE = 100
+# At most this many explicitly selected SIDs in one request (a page holds at most 100).
+BULK_SELECTION_MAX = 1000
+BULK_LIST_PAGE_SIZE = 50
+BULK_FAILED_SHOWN = 100
+# The table's filter parameters that "all matching" carries and records.
+BULK_FILTER_PARAMS = ("q", "status", "recording", "date_from", "date_to")
+
+
+@dataclass(frozen=True)
+class BulkTarget:
+    """What a bulk deletion request points at: the exact SIDs, a sample, and where they came
+    from (a selection, or "all matching" a filter, re-evaluated on every request)."""
+
+    count: int
+    sample: list[Transcription]
+    from_filter: bool
+    filter_params: dict[str, list[str]]
+    # The exact SIDs; for "all matching" only read when the bulk deletion is created.
+    sids: list[str] | None = None
+    # Selected SIDs dropped: malformed, or no longer in the cache.
+    ignored: int = 0
+
+    @property
+    def needs_typed_count(self) -> bool:
+        return self.count > BULK_TYPED_CONFIRM_ABOVE
+
+
+def _bulk_target(data, *, with_sids: bool = False) -> BulkTarget:
+    """Read the target from GET or POST data: `all=1` with the table's filter parameters
+    (evaluated now with the table's own query), or `sid` repeated for a selection.
+    `with_sids` also reads every matching SID (to create the bulk deletion)."""
+    if data.get("all"):
+        form = TranscriptionFilterForm(data)
+        form.is_valid()  # invalid filters are ignored, as the table ignores them
+        filters = form.filters()
+        rows = queries.transcription_list(**filters.query_kwargs())
+        params: dict[str, list[str]] = {}
+        for name, value in filters.params(sort=None, per_page=None):
+            params.setdefault(name, []).append(value)
+        sids = list(rows.values_list("sid", flat=True)) if with_sids else None
+        return BulkTarget(
+            count=len(sids) if sids is not None else rows.order_by().count(),
+            sample=list(rows.defer("transcription_text")[:BULK_SAMPLE_SIZE]),
+            from_filter=True,
+            filter_params=params,
+            sids=sids,
+        )
+    raw = data.getlist("sid")[:BULK_SELECTION_MAX]
+    wanted = [sid for sid in dict.fromkeys(raw) if TRANSCRIPTION_SID_RE.fullmatch(sid)]
+    rows = list(
+        Transcription.objects.filter(sid__in=wanted)
+        .defer("transcription_text")
+        .order_by(*queries.SORTS[queries.DEFAULT_SORT])
+    )
+    return BulkTarget(
+        count=len(rows),
+        sids=[row.sid for row in rows],
+        sample=rows[:BULK_SAMPLE_SIZE],
+        from_filter=False,
+        filter_params={},
+        ignored=len(raw) - len(rows),
+    )
+
+
+def _bulk_confirm_response(
+    request: HtmxHttpRequest,
+    *,
+    target: BulkTarget,
+    errors: list[str] | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "target": target,
+        "errors": errors or [],
+        "reason": reason,
+        "account_sid": settings.TWILIO_ACCOUNT_SID,
+        "twilio_problem": _twilio_problem_text(),
+        "typed_above": BULK_TYPED_CONFIRM_ABOVE,
+        "cancel_url": reverse("transcriptions:list"),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        # Why 200 even for an error: htmx 2 swaps nothing for a 4xx answer.
+        return render(request, "transcriptions/bulkdeletion_confirm.html#confirm", context)
+    return render(request, "transcriptions/bulkdeletion_confirm.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_confirm(request: HtmxHttpRequest) -> HttpResponse:
+    """GET: the confirmation of a bulk deletion (count, a sample, the Twilio account, a
+    reason, and above 100 items the typed count); it deletes nothing. POST: check all that
+    again against the cache as it is now, record the bulk deletion and queue it."""
+    if request.method == "GET":
+        return _bulk_confirm_response(request, target=_bulk_target(request.GET))
+
+    target = _bulk_target(request.POST, with_sids=True)
+    reason = " ".join(request.POST.get("reason", "").split())
+    errors = []
+    problem = _twilio_problem_text()
+    if problem:
+        errors.append(f"{problem} Nothing deleted.")
+    if target.count == 0:
+        errors.append("None of the chosen transcriptions is in the list any more.")
+    if not reason:
+        errors.append("Give a reason: it is kept in the audit trail.")
+    if target.needs_typed_count:
+        typed = request.POST.get("confirm_count", "").replace(",", "").strip()
+        if typed != str(target.count):
+            errors.append(
+                f"Type the number of transcriptions to delete ({target.count}) to confirm."
+            )
+    if errors:
+        return _bulk_confirm_response(
+            request, target=target, errors=errors, reason=reason, status=400
+        )
+    bulk = deletion.bulk_deletion_start(
+        actor=request.user,
+        sids=target.sids or [],
+        reason=reason,
+        filter_params=target.filter_params,
+    )
+    url = bulk.get_absolute_url()
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _duration_text(seconds: float | None) -> str:
+    """A short duration such as "2 h 05 min", "3 min 20 s" or "12 s"; empty when unknown."""
+    if seconds is None:
+        return ""
+    whole = max(int(round(seconds)), 1)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def _bulk_progress_context(bulk: BulkDeletion) -> dict:
+    progress = deletion.bulk_deletion_progress(bulk_deletion=bulk)
+    failed_items = []
+    if not bulk.is_active and progress.failed:
+        failed_items = list(
+            bulk.items.filter(state=BulkDeletionItem.State.FAILED).order_by("id")[
+                :BULK_FAILED_SHOWN
+            ]
+        )
+    return {
+        "bulk": bulk,
+        "progress": progress,
+        "failed_items": failed_items,
+        "failed_shown": BULK_FAILED_SHOWN,
+        "time_left": _duration_text(progress.seconds_left),
+        "is_stale": bulk.is_active
+        and bulk.heartbeat_at is not None
+        and (timezone.now() - bulk.heartbeat_at).total_seconds()
+        > settings.BULK_DELETE_STALE_SECONDS,
+    }
+
+
+def _bulk_deletion_or_404(pk: int) -> BulkDeletion:
+    bulk = BulkDeletion.objects.select_related("created_by", "retry_of").filter(pk=pk).first()
+    if bulk is None:
+        raise Http404(f"No bulk deletion #{pk}.")
+    return bulk
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One bulk deletion: who, why, what, and its live progress. htmx polls get the progress
+    partial alone, which stops polling itself once the deletion has finished. A deletion
+    whose worker died is queued again from here."""
+    bulk = _bulk_deletion_or_404(pk)
+    resumed = deletion.bulk_deletion_resume_if_stale(bulk_deletion=bulk)
+    context = {**_bulk_progress_context(bulk), "resumed": resumed}
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "transcriptions/bulkdeletion_detail.html#progress", context)
+        if not bulk.is_active:
+            trigger_client_event(response, CHANGED_EVENT)
+        return response
+    return render(request, "transcriptions/bulkdeletion_detail.html", context)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Cancel: DELETEs in flight finish, nothing more is deleted, the rest stay."""
+    bulk = deletion.bulk_deletion_cancel(bulk_deletion=_bulk_deletion_or_404(pk))
+    if request.htmx:
+        return render(
+            request,
+            "transcriptions/bulkdeletion_detail.html#progress",
+            _bulk_progress_context(bulk),
+        )
+    messages.info(request, f"Bulk deletion #{bulk.pk}: {bulk.get_state_display().lower()}.")
+    return redirect(bulk.get_absolute_url())
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Start a new bulk deletion over this one's failed items, and go to it."""
+    bulk = _bulk_deletion_or_404(pk)
+    problem = _twilio_problem_text()
+    error = problem
+    if not problem:
+        try:
+            retry = deletion.bulk_deletion_retry_failed(bulk_deletion=bulk, actor=request.user)
+        except ValueError as exc:
+            error = str(exc)
+    if error:
+        if request.htmx:
+            return _message_response(request, text=error)
+        messages.error(request, error)
+        return redirect(bulk.get_absolute_url())
+    url = retry.get_absolute_url()
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Every bulk deletion, newest first, with its state; unfinished ones whose worker died
+    are queued again."""
+    deletion.resume_bulk_deletions()
+    paginator = Paginator(
+        BulkDeletion.objects.select_related("created_by").order_by("-created_at", "-id"),
+        BULK_LIST_PAGE_SIZE,
+    )
+    page_obj = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "transcriptions/bulkdeletion_list.html",
+        {"page_obj": page_obj, "bulk_deletions": page_obj.object_list},
+    )

@@ -182,3 +182,49 @@
     }
   });
 })();
+
+/* Bulk deletion: the selection counter and "select all on this page".
+   [data-bulk-select] a row's checkbox, [data-bulk-select-all] the header's checkbox (shown only
+   with JS), [data-bulk-count] the counter, [data-bulk-submit] "Delete selected", disabled while
+   nothing is selected. Without JS the same form still submits the checked rows. */
+(function () {
+  "use strict";
+
+  function boxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-bulk-select]"));
+  }
+
+  function refresh() {
+    var all = boxes();
+    var checked = all.filter(function (box) { return box.checked; }).length;
+    var counter = document.querySelector("[data-bulk-count]");
+    if (counter) {
+      counter.hidden = false;
+      counter.textContent = checked + " selected";
+    }
+    var submit = document.querySelector("[data-bulk-submit]");
+    if (submit) submit.disabled = checked === 0;
+    var selectAll = document.querySelector("[data-bulk-select-all]");
+    if (selectAll) {
+      selectAll.hidden = all.length === 0;
+      selectAll.checked = all.length > 0 && checked === all.length;
+      selectAll.indeterminate = checked > 0 && checked < all.length;
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target || !target.matches) return;
+    if (target.matches("[data-bulk-select-all]")) {
+      boxes().forEach(function (box) { box.checked = target.checked; });
+      refresh();
+    } else if (target.matches("[data-bulk-select]")) {
+      refresh();
+    }
+  });
+
+  // The table is swapped by searches, paging and refreshes: count again after each swap.
+  document.addEventListener("htmx:afterSettle", refresh);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", refresh);
+  else refresh();
+})();
