@@ -32,14 +32,22 @@ class Transcription(models.Model):
     date_created = models.DateTimeField()
     date_updated = models.DateTimeField()
     synced_at = models.DateTimeField()
+    # The SyncRun whose pass last saw this row at Twilio: after a complete pass, the rows of the
+    # account it did not see are gone from Twilio. A run id, unlike a timestamp, does not depend
+    # on clocks agreeing between machines.
+    last_seen_run = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-date_created", "-id"]
+        # One index per way the table walks the rows in order (keyset paging): newest or oldest
+        # first, by status (also every status lookup), by duration either way with newest first
+        # among equal durations. The full-text index is added by migration 0006, per database.
         indexes = [
-            models.Index(fields=["status"], name="tr_status_idx"),
             models.Index(fields=["recording_sid"], name="tr_recording_idx"),
             models.Index(fields=["-date_created", "-id"], name="tr_created_idx"),
             models.Index(fields=["status", "-date_created"], name="tr_status_created_idx"),
+            models.Index(fields=["duration", "-date_created", "-id"], name="tr_duration_idx"),
+            models.Index(fields=["-duration", "-date_created", "-id"], name="tr_duration_desc_idx"),
         ]
         permissions = [
             ("view_transcript_text", "Can read transcript text"),
@@ -51,6 +59,18 @@ class Transcription(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("transcriptions:detail", kwargs={"sid": self.sid})
+
+
+class TranscriptionCount(models.Model):
+    """How many cached transcriptions have each status, kept exact by database triggers on
+    every insert, delete and status change (migration 0006), so the table's totals never
+    count a million rows."""
+
+    status = models.CharField(max_length=16, primary_key=True)
+    count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.count}"
 
 
 class SyncRun(models.Model):
@@ -69,6 +89,8 @@ class SyncRun(models.Model):
     account_sid = models.CharField(max_length=34, blank=True, default="")
     recording_sid = models.CharField(max_length=34, blank=True, default="")
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
+    # Who or what started it (a user, or host and process id), for "already running" messages.
+    started_by = models.CharField(max_length=150, blank=True, default="")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     # Refreshed after every page, so a run whose process died can be told from a slow one.
@@ -83,6 +105,15 @@ class SyncRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         get_latest_by = "started_at"
+        constraints = [
+            # The lock that keeps syncs of one account one at a time, across processes and
+            # machines: a second running row for the account cannot be inserted.
+            models.UniqueConstraint(
+                fields=["account_sid"],
+                condition=models.Q(state="running"),
+                name="syncrun_one_running_per_account",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} sync {self.started_at:%Y-%m-%d %H:%M} ({self.state})"
@@ -96,6 +127,8 @@ class AuditEvent(models.Model):
         DELETED = "deleted", "Deleted"
         DELETE_FAILED = "delete_failed", "Delete failed"
         SYNCED = "synced", "Synced"
+        EXPORTED = "exported", "Exported CSV"
+        RETENTION_APPLIED = "retention_applied", "Applied retention policy"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -114,3 +147,101 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         when = f"{self.created_at:%Y-%m-%d %H:%M:%S}"
         return f"{when} {self.username} {self.action} {self.transcription_sid}"
+
+
+class BulkDeletion(models.Model):
+    """A request to delete many transcriptions, run by background workers: who asked, why,
+    with which filter, and the exact SIDs (its items), each with its own outcome."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        CANCELLING = "cancelling", "Cancelling"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+        COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING, State.CANCELLING)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Kept apart from the foreign key so the record survives the user's deletion.
+    created_by_username = models.CharField(max_length=150, blank=True, default="")
+    reason = models.TextField()
+    # The table's filter when "all matching" was chosen (URL parameters); empty for a selection.
+    filter_params = models.JSONField(default=dict, blank=True)
+    account_sid = models.CharField(max_length=34, blank=True, default="")
+    # A retry of another bulk deletion's failed items.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+    state = models.CharField(
+        max_length=32, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    # The background task last enqueued for it, to tell "waiting for a worker" from "lost".
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed about every second by a worker running it: a stale heartbeat on an active
+    # deletion means its worker died, and the next worker resumes it.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Copied from the items with each heartbeat and at the end (the items are the truth).
+    total_count = models.PositiveIntegerField(default=0)
+    deleted_count = models.PositiveIntegerField(default=0)
+    already_gone_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Bulk deletion #{self.pk} of {self.total_count} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("transcriptions:bulk-detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+
+class BulkDeletionItem(models.Model):
+    """One SID of a bulk deletion and what happened to it.
+
+    A worker claims pending items (state "claimed", with its id and the time), deletes them at
+    Twilio, and records the outcome in the same transaction that removes the cached row. A
+    claim whose time has gone stale belongs to a worker that died: it is claimed again, and
+    Twilio's 404 then tells that the first worker had already deleted it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "In progress"
+        DELETED = "deleted", "Deleted"
+        ALREADY_GONE = "already_gone", "Already gone"
+        FAILED = "failed", "Failed"
+
+    bulk_deletion = models.ForeignKey(BulkDeletion, on_delete=models.CASCADE, related_name="items")
+    sid = models.CharField(max_length=34)
+    recording_sid = models.CharField(max_length=34, blank=True, default="")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bulk_deletion", "sid"], name="bulkitem_unique_sid"),
+        ]
+        indexes = [
+            models.Index(fields=["bulk_deletion", "state"], name="bulkitem_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sid} ({self.state})"

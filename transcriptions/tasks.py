@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from . import deletion
+from . import deletion, sync
+from .twilio_client import get_client
 
 
 @task()
@@ -21,4 +22,23 @@ def run_bulk_deletion(bulk_deletion_id: int) -> dict[str, object] | None:
         "deleted": bulk.deleted_count,
         "already_gone": bulk.already_gone_count,
         "failed": bulk.failed_count,
+    }
+
+
+@task()
+def run_sync(started_by: str = "") -> dict[str, object]:
+    """Run a full sync of the configured account in this worker; returns the run's counters.
+
+    A sync already running is not an error of this task: it reports "refused" and the page
+    follows the run that is going on."""
+    try:
+        run = sync.transcriptions_sync(client=get_client(), started_by=started_by)
+    except sync.SyncAlreadyRunning as exc:
+        return {"state": "refused", "running_run": exc.running.pk}
+    return {
+        "state": run.state,
+        "run": run.pk,
+        "pages": run.pages,
+        "rows": run.rows_seen,
+        "removed": run.removed,
     }

@@ -20,4 +20,6 @@ urlpatterns = [
     path("retention/", views.retention_policy, name="retention"),
     path("export.csv", views.transcription_export, name="export"),
     path("overview/", views.status_overview, name="overview"),
+    path("sync/", views.sync_start, name="sync"),
+    path("sync/progress/", views.sync_progress, name="sync-progress"),
 ]
