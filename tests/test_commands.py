@@ -246,3 +246,44 @@ def test_purge_command_rejects_a_negative_retention(settings):
     settings.TRANSCRIPT_TEXT_RETENTION_DAYS = -1
     with pytest.raises(CommandError, match="TRANSCRIPT_TEXT_RETENTION_DAYS must be 0 or more"):
         call_command("purge_transcript_text", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_sync_every_keeps_syncing_and_picks_up_changes(sandbox, sandbox_store, monkeypatch):
+    sandbox_store.seed(count=30, seed=5)
+    changes = iter([lambda: sandbox_store.delete(sandbox_store.all()[0].sid)])
+
+    def sync_then_change(*args, **kwargs):
+        run = real_sync(*args, **kwargs)
+        for change in changes:  # one change after the first sync only
+            change()
+            break
+        return run
+
+    real_sync = sync.transcriptions_sync
+    monkeypatch.setattr(
+        "transcriptions.management.commands.sync_transcriptions.transcriptions_sync",
+        sync_then_change,
+    )
+    out = sync_command("--every", "0.05", "--runs", "2")
+    assert out.count("Synced the account") == 2
+    assert "1 removed" in out
+    assert SyncRun.objects.filter(state=SyncRun.State.SUCCEEDED).count() == 2
+    assert Transcription.objects.count() == 29
+
+
+@pytest.mark.django_db
+def test_sync_every_reports_a_failed_sync_and_carries_on(sandbox, sandbox_store):
+    sandbox_store.seed(count=5, seed=6)
+    sandbox.faults.error_rate = 1.0
+    out, err = io.StringIO(), io.StringIO()
+    call_command("sync_transcriptions", "--every", "0.05", "--runs", "2", stdout=out, stderr=err)
+    assert err.getvalue().count("Sync failed") == 2
+    assert SyncRun.objects.filter(state=SyncRun.State.FAILED).count() == 2
+
+
+@pytest.mark.parametrize("args", [["--every", "0"], ["--every", "-5"], ["--runs", "2"]])
+@pytest.mark.django_db
+def test_sync_every_rejects_bad_values(args):
+    with pytest.raises(CommandError):
+        sync_command(*args)

@@ -62,9 +62,34 @@ class Command(BaseCommand):
             metavar="RE…",
             help="Refresh only this recording's transcriptions (repeatable).",
         )
+        parser.add_argument(
+            "--every",
+            type=float,
+            metavar="SECONDS",
+            help="Keep running: start a sync every SECONDS (counted from the start of the last "
+            "one). A failed sync is reported and tried again at the next turn.",
+        )
+        parser.add_argument(
+            "--runs",
+            type=int,
+            metavar="N",
+            help="With --every: stop after N syncs (default: run until stopped).",
+        )
 
-    def handle(self, *args, recordings: list[str], verbosity: int = 1, **options) -> None:
+    def handle(
+        self,
+        *args,
+        recordings: list[str],
+        every: float | None = None,
+        runs: int | None = None,
+        verbosity: int = 1,
+        **options,
+    ) -> None:
         self._verbosity = verbosity
+        if every is not None and every <= 0:
+            raise CommandError("--every takes a number of seconds above 0.")
+        if runs is not None and (every is None or runs < 1):
+            raise CommandError("--runs takes a whole number of at least 1, with --every.")
         try:
             for recording_sid in recordings:
                 recording_sid_validate(recording_sid)
@@ -75,6 +100,27 @@ class Command(BaseCommand):
         except ImproperlyConfigured as exc:
             raise CommandError(f"Twilio is not configured: {exc}") from None
 
+        if every is None:
+            self._sync_once(client, recordings)
+            return
+        done = 0
+        try:
+            while runs is None or done < runs:
+                started = time.monotonic()
+                try:
+                    self._sync_once(client, recordings)
+                except CommandError as exc:
+                    if exc.returncode == 130:
+                        raise
+                    self.stderr.write(f"{timezone.localtime():%Y-%m-%d %H:%M:%S} {exc}")
+                done += 1
+                if runs is None or done < runs:
+                    time.sleep(max(0.0, every - (time.monotonic() - started)))
+        except KeyboardInterrupt:
+            self.stdout.write("Stopped.")
+
+    def _sync_once(self, client: TwilioClient, recordings: list[str]) -> None:
+        """One sync of the account, or of each recording given; CommandError when it fails."""
         self._progress_shown_at = 0.0
         self._progress_width = 0
         started_by = "sync_transcriptions command"
