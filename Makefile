@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test test-fast lint format bench-sandbox bench-sync screenshots clean
+.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-bulk bench-table clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -43,6 +43,12 @@ bench-sandbox: $(VENV)/.dev-installed
 
 bench-sync: $(VENV)/.dev-installed
 	$(PY) bench/sync_throughput.py
+
+bench-bulk: $(VENV)/.dev-installed
+	$(PY) bench/bulk_delete.py
+
+bench-table: $(VENV)/.dev-installed
+	$(PY) bench/table_at_scale.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

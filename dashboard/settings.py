@@ -166,6 +166,8 @@ TASKS = {
 # next one resumes its work.
 BULK_DELETE_CONCURRENCY = env_int("BULK_DELETE_CONCURRENCY", 8)
 BULK_DELETE_STALE_SECONDS = env_int("BULK_DELETE_STALE_SECONDS", 60)
+# A running sync that has not written a page for this long is taken to be dead.
+SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 300)
 
 # Twilio. Credentials stay in settings and in the client's session; nothing logs them.
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
