@@ -29,8 +29,17 @@ class TranscriptionAdmin(ReadOnlyAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "kind", "recording_sid", "state", "pages", "rows_seen",
-                    "created", "updated", "removed"]
+    list_display = [
+        "started_at",
+        "kind",
+        "recording_sid",
+        "state",
+        "pages",
+        "rows_seen",
+        "created",
+        "updated",
+        "removed",
+    ]
     list_filter = ["kind", "state"]
 
 
