@@ -100,10 +100,15 @@ def make_transcription(db):
 
 
 def _user_in_role(django_user_model, username: str, role: str | None):
-    from django.contrib.auth.models import Group
+    from django.contrib.auth.models import Group, Permission
+
+    from transcriptions.roles import sync_role_groups
 
     user = django_user_model.objects.create_user(username=username, password="pw-" + username)
     if role:
+        # A transactional test's flush removes the groups the migration made; make them again.
+        if not Group.objects.filter(name=role).exists():
+            sync_role_groups(Group, Permission)
         user.groups.add(Group.objects.get(name=role))
     return user
 
