@@ -528,3 +528,58 @@ def test_counts_are_exact_up_to_the_cap_and_capped_above(make_transcription):
     everything = queries.transcription_page(per_page=25)
     assert everything.count == queries.Count(queries.COUNT_CAP + 20)
     assert queries.status_totals() == {"in-progress": 0, "completed": 1009, "failed": 11}
+
+
+# ---- Strategies: the same rows whichever way the page is found ----
+
+
+def _all_pages(**kwargs) -> tuple[list[str], queries.TablePage]:
+    """Every row of a search, page by page through the `after` cursors."""
+    first = page = queries.transcription_page(per_page=7, **kwargs)
+    seen = [t.sid for t in page.rows]
+    while page.has_next:
+        page = queries.transcription_page(per_page=7, after=page.last_cursor, **kwargs)
+        seen += [t.sid for t in page.rows]
+    return seen, first
+
+
+@pytest.mark.parametrize("strategy", ["chosen", "prefix-query", "walk", "walk-prefix-query"])
+def test_every_search_strategy_gives_the_same_pages_and_counts(
+    make_transcription, monkeypatch, strategy
+):
+    """Few or many matches, a prefix spelled out as words or sent as a prefix query, a word
+    index read first or each walked row checked: only the speed may differ."""
+    texts = ["refund issued", "refunded twice", "REFUNDS pending", "reference 7", "thanks"]
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    for i in range(45):
+        make_transcription(
+            transcription_text=f"{texts[i % len(texts)]} call {i}",
+            status=("completed", "failed", "in-progress")[i % 3],
+            duration=None if i % 4 == 0 else i % 6,
+            date_created=base - timedelta(minutes=i // 2),
+        )
+    if "prefix-query" in strategy:
+        monkeypatch.setattr(queries, "PREFIX_EXPANSION_MAX", 1)
+    if strategy.startswith("walk"):
+        monkeypatch.setattr(queries, "FEW_MATCHES", 0)
+        monkeypatch.setattr(queries, "MANY_MATCHES", 0)
+        monkeypatch.setattr(queries, "DENSE_SHARE", 0)
+    for search in ["ref", "refund", "refunds", "re", "call ref", "zzz"]:
+        for statuses in [(), ("failed",), ("failed", "in-progress")]:
+            for sort in ["-created", "duration", "status"]:
+                expected = sids(
+                    queries.transcription_list(search=search, statuses=statuses, sort=sort)
+                )
+                seen, first = _all_pages(search=search, statuses=statuses, sort=sort)
+                assert seen == expected, (search, statuses, sort)
+                assert first.count == queries.Count(len(expected)), (search, statuses)
+
+
+def test_a_prefix_spelled_out_as_words_matches_what_the_prefix_does(make_transcription):
+    words = ["care", "career", "careful", "carefully", "cares", "caret", "cart"]
+    rows = {make_transcription(transcription_text=f"the {w} here").sid: w for w in words}
+    for prefix in ["car", "care", "caref", "carz", "CARE"]:
+        page = queries.transcription_page(search=prefix, per_page=50)
+        expected = {sid for sid, w in rows.items() if w.startswith(prefix.lower())}
+        assert {t.sid for t in page.rows} == expected, prefix
+        assert page.count == queries.Count(len(expected))

@@ -550,3 +550,88 @@ def test_query_count_does_not_grow_with_the_page_size(
     assert len(row_sids(response)) == min(int(per_page), 60)
     with django_assert_max_num_queries(11):
         client.get(LIST, {"per_page": per_page}, **HTMX)
+
+
+# ---- Counts left to a second request ----
+
+
+def test_counts_too_costly_for_the_page_come_in_a_second_request(
+    client, reviewer, make_transcription, monkeypatch
+):
+    """When the search matches too many rows to count within the page's time, the page
+    comes without its counts; htmx asks for them aimed at #result-counts, and without JS
+    the link shows the page again, counted."""
+    for i in range(4):
+        make_transcription(transcription_text=f"warranty claim {i}", status="failed")
+    make_transcription(transcription_text="warranty again", status="completed")
+    make_transcription(transcription_text="unrelated")
+    # As with a frequent word at a million rows.
+    monkeypatch.setattr(queries, "FEW_MATCHES", 0)
+    monkeypatch.setattr(queries, "_many_matches", lambda filters, *, vendor: True)
+
+    html = page_for(client, reviewer, q="warranty").content.decode()
+    assert len(re.findall(r'<tr data-sid="', html)) == 5
+    assert "data-counts-pending" in html
+    assert "transcriptions match" not in html
+    assert 'id="status-count-failed"></span>' in html
+    counts_url = re.search(r'href="([^"]*counts=1[^"]*)" hx-get="\1"', html).group(1)
+    assert 'hx-target="#result-counts"' in html
+
+    partial = client.get(LIST, {"q": "warranty"}, **HTMX).content.decode()
+    assert "data-counts-pending" in partial
+    assert 'id="status-count-failed" hx-swap-oob="true"></span>' in partial
+
+    counts = client.get(
+        counts_url.replace("&amp;", "&"), **HTMX, HTTP_HX_TARGET="result-counts"
+    ).content.decode()
+    assert counts.lstrip().startswith('<div class="result-counts" id="result-counts">')
+    assert "<strong>5</strong> transcriptions match" in counts
+    assert 'id="status-count-failed" hx-swap-oob="true">4<' in counts
+    assert 'id="status-count-completed" hx-swap-oob="true">1<' in counts
+    assert "<tr" not in counts
+
+    # Without JS: the whole page, counted.
+    counted = client.get(counts_url.replace("&amp;", "&")).content.decode()
+    assert "<strong>5</strong> transcriptions match" in counted
+    assert 'id="status-count-failed">4<' in counted
+    assert "data-counts-pending" not in counted
+    assert len(re.findall(r'<tr data-sid="', counted)) == 5
+
+
+def test_cheap_counts_stay_in_the_page(client, reviewer, make_transcription):
+    make_transcription(transcription_text="warranty claim", status="failed")
+    html = page_for(client, reviewer, q="warranty").content.decode()
+    assert "data-counts-pending" not in html
+    assert "<strong>1</strong> transcription match" in html
+
+
+# ---- Cells formatted by the view ----
+
+
+def test_row_cells_read_as_the_template_filters_would_write_them(settings, make_transcription):
+    """The view formats the dates and the price of each row (for speed); they must read
+    exactly as Django's `date` and `floatformat` filters write them."""
+    from decimal import Decimal
+
+    from django.template import Context, Template
+
+    from transcriptions.views import TableRow
+
+    settings.TIME_ZONE = "America/New_York"
+    template = Template(
+        "{{ t.date_created|date:'c' }}|{{ t.date_created|date:'r' }}|"
+        "{{ t.date_created|date:'Y-m-d H:i' }}|{{ t.price|floatformat:4 }}"
+    )
+    prices = ["-0.05000", "-0.00125", "0.00005", "-0.00004", "12.34565", "0", "-1.99999"]
+    for i, price in enumerate(prices):
+        t = make_transcription(
+            price=Decimal(price),
+            date_created=datetime(2026, 1 + i, 3, 4, 5, 6, 789000 * (i % 2), tzinfo=UTC),
+        )
+        t.refresh_from_db()
+        row = TableRow.of(t, snippet=None, recording_url="", detail_url="", delete_url="")
+        expected = template.render(Context({"t": t}))
+        assert (
+            f"{row.created_iso}|{row.created_rfc}|{row.created_text}|"
+            f"{row.price_text.removesuffix(' USD')}" == expected
+        ), price

@@ -12,7 +12,12 @@ The table must answer in milliseconds at a million cached rows on SQLite and on 
   each page is one or a few index walks from there, however deep.
 * On SQLite the planner cannot tell a rare word from a frequent one, so this module chooses:
   few matches are read from the index and ordered here; many are found by walking the sort's
-  index and checking each row against the word index.
+  index and checking each row against the word index (gathered once, or looked up per row
+  when most rows match). The last word's prefix is spelled out as the few whole words it
+  starts, when they are few: FTS5 merges a prefix's lists in full on every query.
+* On PostgreSQL, a search the planner expects to match many rows is read by walking the
+  sort's index and checking each row's stored tsvector, and its counts (tens of
+  milliseconds there, however capped) can be left to a second request (`defer_counts`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from .models import SyncRun, Transcription, TranscriptionCount, TranscriptionSta
 
 TABLE = Transcription._meta.db_table
 FTS_TABLE = f"{TABLE}_fts"  # SQLite only (migration 0006)
+FTS_TERMS_TABLE = f"{FTS_TABLE}_terms"  # SQLite only (migration 0007)
 SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migration 0006)
 
 # Counts above this are shown as "1,000+": counting every match of a frequent word costs
@@ -77,6 +83,8 @@ class SearchTerms:
     """A search box value split into the words that must each match the text."""
 
     words: tuple[str, ...] = ()
+    # SQLite: the whole words of the index the last word starts, when few (`_prefix_words`).
+    last_expanded: tuple[str, ...] | None = None
 
     @staticmethod
     def sid_prefix(word: str) -> str | None:
@@ -88,10 +96,22 @@ class SearchTerms:
     def sid_prefixes(self) -> tuple[str, ...]:
         return tuple(p for w in self.words if (p := self.sid_prefix(w)))
 
-    def text_words(self) -> list[tuple[str, bool]]:
-        """(word, matches as a prefix) for the words that only search the text."""
+    def text_words(self) -> list[tuple[str, bool | tuple[str, ...]]]:
+        """(word, matches as a prefix) for the words that only search the text; for the last
+        word, the whole words it starts when they were looked up."""
         last = len(self.words) - 1
-        return [(w, i == last) for i, w in enumerate(self.words) if not self.sid_prefix(w)]
+        return [
+            (w, (self.last_expanded or True) if i == last else False)
+            for i, w in enumerate(self.words)
+            if not self.sid_prefix(w)
+        ]
+
+    def expanded(self) -> SearchTerms:
+        """SQLite: these terms with the last word's prefix spelled out as whole words when it
+        starts few (one query); the same matches, found without a prefix query."""
+        if not self.words or self.sid_prefix(self.words[-1]):
+            return self
+        return SearchTerms(words=self.words, last_expanded=_prefix_words(self.words[-1]))
 
     def sid_words(self) -> list[tuple[str, str, bool]]:
         """(word, SID prefix, matches the text as a prefix) for SID-like words."""
@@ -123,21 +143,71 @@ def _column(name: str) -> str:
     return f'"{TABLE}"."{name}"'
 
 
-def _fts_expression(words: Iterable[tuple[str, bool]], statuses: Iterable[str] = ()) -> str:
-    """An FTS5 query: every word in the text column (a prefix query where asked), and one of
-    the statuses. Words are letters and digits only; quoting keeps them from being read as
-    FTS5 operators (AND, OR, NOT, NEAR) all the same."""
-    parts = [
-        'transcription_text : "{}"{}'.format(word.replace('"', '""'), "*" if prefix else "")
-        for word, prefix in words
-    ]
+# A prefix that starts at most this many distinct words is searched as those words.
+PREFIX_EXPANSION_MAX = 16
+
+
+def _prefix_words(prefix: str) -> tuple[str, ...] | None:
+    """SQLite: the indexed words starting with `prefix` when there are few of them, else None.
+
+    FTS5 answers a prefix query by merging, whole, the lists of every word the prefix starts,
+    on each query (24 ms for a 50,000-row word at a million rows, against well under 1 ms
+    for the word alone, which is read only as far as needed). The index's words are found by
+    seeking from one to the next in its term b-tree (an `fts5vocab` table, which stores
+    nothing), in one statement (migration 0007 makes the `fts5vocab` table)."""
+    if not prefix.isascii():
+        # unicode61 folds non-ASCII case differently from str.lower(); let FTS5 fold it.
+        return None
+    prefix = prefix.lower()
+    vocabulary = FTS_TERMS_TABLE
+    # Just past a word: words hold letters and digits only, all above \x01.
+    sql = f"""
+        WITH RECURSIVE found(term, n) AS (
+            SELECT (SELECT term FROM "{vocabulary}" WHERE term >= %s LIMIT 1), 1
+            UNION ALL
+            SELECT (SELECT term FROM "{vocabulary}" WHERE term >= found.term || char(1)
+                    LIMIT 1), n + 1
+            FROM found WHERE substr(found.term, 1, %s) = %s AND n <= %s
+        )
+        SELECT term FROM found WHERE substr(term, 1, %s) = %s"""
+    params = [prefix, len(prefix), prefix, PREFIX_EXPANSION_MAX, len(prefix), prefix]
+    connection = connections[router.db_for_read(Transcription)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = tuple(term for (term,) in cursor.fetchall())
+    if not found or len(found) > PREFIX_EXPANSION_MAX:
+        return None
+    return found
+
+
+def _fts_word(word: str, prefix: bool | tuple[str, ...]) -> str:
+    """`prefix`: False for the whole word, True for a prefix query, or the whole words the
+    prefix starts (see `_prefix_words`)."""
+    quoted = '"{}"'.format(word.replace('"', '""'))
+    if prefix is True:
+        return f"transcription_text : {quoted}*"
+    if not prefix:
+        return f"transcription_text : {quoted}"
+    return "transcription_text : ({})".format(
+        " OR ".join('"{}"'.format(w.replace('"', '""')) for w in prefix)
+    )
+
+
+def _fts_expression(
+    words: Iterable[tuple[str, bool | tuple[str, ...]]], statuses: Iterable[str] = ()
+) -> str:
+    """An FTS5 query: every word in the text column (a prefix query where asked, spelled out
+    as the words it starts when they are few), and one of the statuses. Words are letters
+    and digits only; quoting keeps them from being read as FTS5 operators (AND, OR, NOT,
+    NEAR) all the same."""
+    parts = [_fts_word(word, prefix) for word, prefix in words]
     statuses = list(statuses)
     if statuses:
         parts.append("(" + " OR ".join(f'status : "{s}"' for s in statuses) + ")")
     return " AND ".join(parts)
 
 
-def _tsquery_text(words: Iterable[tuple[str, bool]]) -> str:
+def _tsquery_text(words: Iterable[tuple[str, bool | tuple[str, ...]]]) -> str:
     """tsquery source for `to_tsquery('simple', …)`: each word quoted, `:*` for a prefix."""
     return " & ".join(
         "'{}'{}".format(word.replace("'", "''"), ":*" if prefix else "") for word, prefix in words
@@ -150,7 +220,7 @@ def _tsquery_statuses(statuses: Iterable[str]) -> str:
 
 
 def _text_match_sql(
-    words: list[tuple[str, bool]], statuses: Iterable[str] = (), *, vendor: str
+    words: list[tuple[str, bool | tuple[str, ...]]], statuses: Iterable[str] = (), *, vendor: str
 ) -> tuple[str, list]:
     """A condition on the transcription table's row: the text has every word (and, when
     given, the row has one of the statuses, checked in the word index too)."""
@@ -229,6 +299,15 @@ class _Filters:
             created_before=_day_start(created_to + timedelta(days=1)) if created_to else None,
         )
 
+    def expanded(self) -> _Filters:
+        return _Filters(
+            self.terms.expanded(),
+            self.statuses,
+            self.recording_sid,
+            self.created_from,
+            self.created_before,
+        )
+
     def without_statuses(self) -> _Filters:
         return _Filters(self.terms, (), self.recording_sid, self.created_from, self.created_before)
 
@@ -261,8 +340,10 @@ class _Filters:
 
 
 def _search_conditions(filters: _Filters, *, vendor: str, probe: bool = False) -> list[RawSQL]:
-    """The search as conditions on the transcription table. With `probe` (SQLite), the words
-    are looked up per row (the row is found some other way), not gathered first."""
+    """The search as conditions on the transcription table. With `probe`, the words are
+    looked up per row (the row is found some other way, walking an index in the page's
+    order), not gathered first: on SQLite in the word index by rowid, on PostgreSQL in the
+    row's stored tsvector."""
     conditions = []
     words = filters.terms.text_words()
     if words:
@@ -279,6 +360,17 @@ def _search_conditions(filters: _Filters, *, vendor: str, probe: bool = False) -
             # sort's index and checks each row against the set, built once.
             sql, params = _text_match_sql(words, filters.statuses, vendor=vendor)
             conditions.append(_condition("+" + sql, params))
+        elif probe:
+            # The GIN index is declared on the bare column: wrapped, the planner cannot
+            # choose it, and walks the sort's index instead (the status is checked on its
+            # column, see `_filtered`).
+            conditions.append(
+                _condition(
+                    f"COALESCE({_column(SEARCH_VECTOR)}, ''::tsvector) "
+                    "@@ to_tsquery('simple'::regconfig, %s)",
+                    [_tsquery_text(words)],
+                )
+            )
         else:
             conditions.append(_condition(*_text_match_sql(words, filters.statuses, vendor=vendor)))
     for word, prefix, text_prefix in filters.terms.sid_words():
@@ -289,7 +381,7 @@ def _search_conditions(filters: _Filters, *, vendor: str, probe: bool = False) -
 def _filtered(filters: _Filters, *, vendor: str, probe: bool = False) -> QuerySet[Transcription]:
     # PostgreSQL would intersect the word index with the status index (tens of milliseconds
     # for a common status) though the word index already holds the status.
-    in_word_index = vendor == "postgresql" and bool(filters.terms.text_words())
+    in_word_index = vendor == "postgresql" and bool(filters.terms.text_words()) and not probe
     qs = Transcription.objects.filter(filters.plain_q(statuses=not in_word_index))
     for condition in _search_conditions(filters, vendor=vendor, probe=probe):
         qs = qs.filter(condition)
@@ -604,8 +696,8 @@ class TablePage:
     """One page of the table, with what the pager and the counts show."""
 
     rows: list[Transcription]
-    count: Count
-    facets: dict[str, Count]
+    count: Count | None  # None: deferred (see `transcription_page`)
+    facets: dict[str, Count] | None
     first_cursor: str | None  # the cursor before the first row (for `before=`)
     last_cursor: str | None  # the cursor after the last row (for `after=`)
     has_previous: bool
@@ -655,15 +747,22 @@ def _few_matches(filters: _Filters, *, vendor: str) -> list[_Key] | None:
         )
         params.append(_fts_expression(words))
     columns = ", ".join(_column(name) for name in _KEY_FIELDS)
-    sql = f'SELECT {columns} FROM "{TABLE}" WHERE {_column("id")} IN ({source})'
     connection = connections[router.db_for_read(Transcription)]
     date_field = Transcription._meta.get_field("date_created")
     converters = date_field.get_db_converters(connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # The ids first: reading (and parsing the dates of) 2,001 rows only to find there
+        # are too many would cost more than the rest of the page.
+        cursor.execute(source, params)
+        ids = [pk for (pk,) in cursor.fetchall()]
+        if len(ids) > FEW_MATCHES:
+            return None
+        cursor.execute(
+            f'SELECT {columns} FROM "{TABLE}" WHERE {_column("id")} IN '
+            "(SELECT value FROM json_each(%s))",
+            [json.dumps(ids)],
+        )
         rows = cursor.fetchall()
-    if len(rows) > FEW_MATCHES:
-        return None
     unfiltered_status = filters.without_statuses()
     keys = []
     for pk, created, duration, status, recording in rows:
@@ -738,6 +837,62 @@ def _probe_chosen(filters: _Filters) -> bool:
     return bool(filters.terms.text_words() and (filters.terms.sid_words() or filters.recording_sid))
 
 
+# SQLite: the share of rows matching above which probing each walked row beats gathering
+# every match first (a probe costs ~75 us, gathering ~0.2 us per match: equal near 14 %).
+DENSE_SHARE = 0.14
+# ... estimated on the newest rows by id, this many of them.
+DENSITY_SAMPLE = 10_000
+
+
+def _dense(filters: _Filters) -> bool:
+    """SQLite: whether the search matches so many rows that the walk should look each row up
+    in the word index rather than gather the matches first. Only for whole words (a prefix
+    query would repeat its merge on every lookup); the estimate only picks a strategy, both
+    give the same rows."""
+    words = filters.terms.text_words()
+    if not words or filters.terms.sid_words():
+        return False
+    expression = _fts_expression(words, filters.statuses)
+    if "*" in expression:
+        return False
+    sql = (
+        f'SELECT COUNT(*) FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s '
+        f'AND rowid > (SELECT MAX("id") FROM "{TABLE}") - %s'
+    )
+    with connections[router.db_for_read(Transcription)].cursor() as cursor:
+        cursor.execute(sql, [expression, DENSITY_SAMPLE])
+        (found,) = cursor.fetchone()
+    return found >= DENSE_SHARE * DENSITY_SAMPLE
+
+
+# PostgreSQL: a search the planner expects to match at least this many rows is read by
+# walking the sort's index and checking each row's tsvector (50 rows of a word in 1 % of the
+# rows: ~5,000 rows checked, a few milliseconds), and its counts are deferred.
+MANY_MATCHES = 10_000
+
+
+def _estimated_matches(filters: _Filters) -> int:
+    """PostgreSQL: the planner's estimate of the rows the text words match (from the
+    tsvector column's statistics; a fraction of a millisecond)."""
+    words = filters.terms.text_words()
+    sql, params = _text_match_sql(words, vendor="postgresql")
+    with connections[router.db_for_read(Transcription)].cursor() as cursor:
+        cursor.execute(f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "{TABLE}" WHERE {sql}', params)
+        (plan,) = cursor.fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _many_matches(filters: _Filters, *, vendor: str) -> bool:
+    """Whether the words match so many rows that counting them would cost more than the
+    page (and, on PostgreSQL, that an index walk finds the page sooner than the word index).
+    On SQLite this is asked only once the word index has shown more than `FEW_MATCHES`."""
+    if not filters.terms.text_words() or filters.terms.sid_words() or filters.recording_sid:
+        return False
+    return vendor == "sqlite" or _estimated_matches(filters) >= MANY_MATCHES
+
+
 def transcription_page(
     *,
     search: str = "",
@@ -751,11 +906,14 @@ def transcription_page(
     before: str | None = None,
     last: bool = False,
     totals: dict[str, int] | None = None,
+    defer_counts: bool = False,
 ) -> TablePage:
     """One page of `transcription_list`: the rows after the `after` cursor, before the
     `before` cursor, the last page with `last`, or the first page; the facet counts and the
     number of matches (capped). `totals` (from `status_totals`) saves a query when the caller
-    has them. A cursor that cannot be used gives the first page and a `notice`.
+    has them. A cursor that cannot be used gives the first page and a `notice`. With
+    `defer_counts`, counts that would cost more than the page are left out (`count` and
+    `facets` None): ask for them again without it, in a second request.
 
     Rows deleted or added between two page loads neither hide nor repeat others: a cursor
     is a position in the sort order, not a row number."""
@@ -768,6 +926,8 @@ def transcription_page(
         created_to=created_to,
     )
     vendor = _vendor()
+    if vendor == "sqlite" and filters.terms:
+        filters = filters.expanded()
     cursor, notice = _cursor_parse(after or before, sort)
     backward = bool(before and cursor) or (last and not cursor)
     if totals is None and not (filters.terms or not filters.only_search_and_status):
@@ -789,8 +949,15 @@ def transcription_page(
         rows = [by_id[k.id] for k in page_keys if k.id in by_id]
         facet_counts = {s: Count.of(n) for s, n in facets.items()}
     else:
-        probe = vendor == "sqlite" and _probe_chosen(filters)
-        facet_counts = _status_counts(filters, vendor=vendor, probe=probe, totals=totals)
+        many = _many_matches(filters, vendor=vendor)
+        few_to_walk = vendor == "sqlite" and _probe_chosen(filters)
+        if vendor == "sqlite":
+            probe = few_to_walk or _dense(filters)
+        else:
+            probe = many
+        facet_counts = None
+        if not (many and defer_counts):
+            facet_counts = _status_counts(filters, vendor=vendor, probe=few_to_walk, totals=totals)
         rows, more = _rows_walk(
             _filtered(filters, vendor=vendor, probe=probe),
             sort=sort,
@@ -802,9 +969,11 @@ def transcription_page(
         )
 
     # The matches: the facets of the statuses shown, so a capped facet caps the total.
-    count = Count(0)
-    for status in filters.statuses or tuple(facet_counts):
-        count = count + facet_counts.get(status, Count(0))
+    count: Count | None = None
+    if facet_counts is not None:
+        count = Count(0)
+        for status in filters.statuses or tuple(facet_counts):
+            count = count + facet_counts.get(status, Count(0))
     if backward and cursor and not more and len(rows) < per_page:
         # Back at the start with rows gone before it: show a full first page instead.
         return transcription_page(
@@ -816,6 +985,7 @@ def transcription_page(
             sort=sort,
             per_page=per_page,
             totals=totals,
+            defer_counts=defer_counts,
         )
     if backward:
         has_previous, has_next = more, bool(cursor)

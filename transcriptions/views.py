@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from email.utils import format_datetime
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -27,14 +30,17 @@ from django_htmx.http import (
     trigger_client_event,
 )
 from django_htmx.middleware import HtmxDetails
+from django_tasks.base import TaskResultStatus
+from django_tasks.exceptions import TaskResultDoesNotExist
 
-from . import deletion, export, overview, queries, retention, sync
+from . import deletion, export, overview, queries, retention, sync, tasks
 from .audit import AuditFilterForm, audit_event_list, audit_record
 from .forms import TableFilters, TranscriptionFilterForm
 from .models import (
     AuditEvent,
     BulkDeletion,
     BulkDeletionItem,
+    SyncRun,
     Transcription,
     TranscriptionStatus,
 )
@@ -47,13 +53,50 @@ class HtmxHttpRequest(HttpRequest):
 
 @dataclass(frozen=True)
 class TableRow:
-    """One row of the table; `snippet` is None when the user may not read transcript text."""
+    """One row of the table, its cells formatted here: a template lookup or filter costs
+    microseconds, and fifty rows of a dozen cells made up most of the page's time.
+    `snippet` is None when the user may not read transcript text."""
 
     transcription: Transcription
     snippet: SafeString | None
     recording_url: str
     detail_url: str
     delete_url: str
+    created_iso: str  # as the `date:"c"` filter, `date:"r"`, and shown
+    created_rfc: str
+    created_text: str
+    status_label: str
+    price_text: str | None  # as `floatformat:4`, with the unit
+
+    @classmethod
+    def of(
+        cls,
+        t: Transcription,
+        *,
+        snippet: SafeString | None,
+        recording_url: str,
+        detail_url: str,
+        delete_url: str,
+    ) -> TableRow:
+        created = timezone.localtime(t.date_created)
+        return cls(
+            transcription=t,
+            snippet=snippet,
+            recording_url=recording_url,
+            detail_url=detail_url,
+            delete_url=delete_url,
+            created_iso=created.isoformat(),
+            created_rfc=format_datetime(created),
+            created_text=created.strftime("%Y-%m-%d %H:%M"),
+            status_label=t.get_status_display(),
+            price_text=None if t.price is None else f"{_price_text(t.price)} {t.price_unit}",
+        )
+
+
+def _price_text(price: Decimal) -> str:
+    """Four decimals rounded half up, no sign on zero (as `floatformat:4`)."""
+    rounded = price.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    return f"-{-rounded:f}" if rounded < 0 else f"{abs(rounded):f}"
 
 
 # Column -> the sort parameter its header toggles between (first click: this one).
@@ -90,6 +133,19 @@ def _paging_params(request: HtmxHttpRequest) -> dict[str, object]:
     }
 
 
+def _status_options(filters: TableFilters, page: queries.TablePage) -> list[dict[str, object]]:
+    """The status filter's boxes with their facet counts (None: deferred)."""
+    return [
+        {
+            "value": value,
+            "label": label,
+            "count": (None if page.facets is None else page.facets.get(value, queries.Count(0))),
+            "checked": value in filters.statuses,
+        }
+        for value, label in TranscriptionStatus.choices
+    ]
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @login_required
@@ -102,9 +158,35 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     base = reverse("transcriptions:list")
     paging = _paging_params(request)
 
+    # counts=1: the counts a page left out because they cost more than the page (see the
+    # template's result-count block); htmx asks for them alone, aimed at that block.
+    counts_asked = request.GET.get("counts") == "1"
+    counts_only = (
+        counts_asked
+        and request.htmx
+        and not request.htmx.history_restore_request
+        and request.htmx.target == "result-counts"
+    )
     status = queries.cache_status()
+    if counts_only:
+        page = queries.transcription_page(
+            **filters.query_kwargs(), per_page=1, totals=status.counts
+        )
+        return render(
+            request,
+            "transcriptions/transcription_list.html#counts",
+            {
+                "page": page,
+                "filters": filters,
+                "status_options": _status_options(filters, page),
+            },
+        )
     page = queries.transcription_page(
-        **filters.query_kwargs(), per_page=filters.per_page, totals=status.counts, **paging
+        **filters.query_kwargs(),
+        per_page=filters.per_page,
+        totals=status.counts,
+        defer_counts=not counts_asked,
+        **paging,
     )
 
     can_read_text = request.user.has_perm("transcriptions.view_transcript_text")
@@ -112,8 +194,8 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     detail_url = reverse("transcriptions:detail", kwargs={"sid": SID_PLACEHOLDER})
     delete_url = reverse("transcriptions:delete", kwargs={"sid": SID_PLACEHOLDER})
     rows = [
-        TableRow(
-            transcription=t,
+        TableRow.of(
+            t,
             snippet=(
                 queries.text_snippet(t.transcription_text, filters.search)
                 if can_read_text
@@ -144,15 +226,8 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
         "filters": filters,
         "form_errors": form_errors,
         "status": status,
-        "status_options": [
-            {
-                "value": value,
-                "label": label,
-                "count": page.facets.get(value, queries.Count(0)),
-                "checked": value in filters.statuses,
-            }
-            for value, label in TranscriptionStatus.choices
-        ],
+        "status_options": _status_options(filters, page),
+        "counts_url": filters.url(base, counts=1, **current),
         "page": page,
         "paging": current,
         "rows": rows,
@@ -193,6 +268,7 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
 
 # Twilio's transcription SIDs: TR and 32 hexadecimal digits. Anything else is not looked up.
 TRANSCRIPTION_SID_RE = re.compile(r"^TR[0-9a-fA-F]{32}$")
+SYNC_TASK_ID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 # The preview lists this many of the recording's other transcriptions at most.
 RECORDING_OTHERS_LIMIT = 50
 AUDIT_PAGE_SIZE = 50
@@ -914,3 +990,72 @@ def bulk_deletion_list(request: HtmxHttpRequest) -> HttpResponse:
         "transcriptions/bulkdeletion_list.html",
         {"page_obj": page_obj, "bulk_deletions": page_obj.object_list},
     )
+
+
+# ---- Sync now ----
+
+
+def _sync_control(
+    request: HtmxHttpRequest, *, task_id: str = "", message: str = "", finished: bool = False
+) -> tuple[HttpResponse, bool]:
+    """The status bar's sync control: queued, running (it then polls itself), or idle; and
+    whether it polls."""
+    waiting = False
+    if task_id:
+        try:
+            waiting = tasks.run_sync.get_result(task_id).status == TaskResultStatus.READY
+        except (TaskResultDoesNotExist, ValueError, ValidationError):
+            task_id = ""
+    run = SyncRun.objects.order_by("-started_at", "-id").first()
+    running = run is not None and run.state == SyncRun.State.RUNNING and sync.run_looks_alive(run)
+    context = {
+        "run": run,
+        "waiting": waiting,
+        "polling": waiting or running,
+        "task_id": task_id,
+        "message": message,
+        "finished": finished,
+    }
+    response = render(request, "transcriptions/syncrun_control.html#sync-control", context)
+    return response, waiting or running
+
+
+@login_required
+@permission_required("transcriptions.view_transcription", raise_exception=True)
+@require_POST
+def sync_start(request: HtmxHttpRequest) -> HttpResponse:
+    """Queue a full sync for a worker, unless one is already running."""
+    problem = _twilio_problem_text()
+    if problem:
+        if request.htmx:
+            return _message_response(request, text=problem)
+        messages.error(request, problem)
+        return redirect("transcriptions:list")
+    running = SyncRun.objects.filter(
+        account_sid=settings.TWILIO_ACCOUNT_SID, state=SyncRun.State.RUNNING
+    ).first()
+    if running is not None and sync.run_looks_alive(running):
+        message, task_id = "A sync is already running; showing its progress.", ""
+    else:
+        result = tasks.run_sync.enqueue(started_by=request.user.get_username())
+        message, task_id = "Sync queued.", result.id
+    if not request.htmx:
+        messages.info(request, message)
+        return redirect("transcriptions:list")
+    return _sync_control(request, task_id=task_id, message=message)[0]
+
+
+@login_required
+@permission_required("transcriptions.view_transcription", raise_exception=True)
+@require_GET
+def sync_progress(request: HtmxHttpRequest) -> HttpResponse:
+    """The sync control again, for its polling; the answer that finds the sync over asks the
+    page to refresh the table."""
+    task_id = request.GET.get("task", "")
+    if not SYNC_TASK_ID_RE.fullmatch(task_id):
+        task_id = ""
+    was_polling = request.GET.get("polling") == "1"
+    response, polling = _sync_control(request, task_id=task_id, finished=was_polling)
+    if was_polling and not polling:
+        trigger_client_event(response, "transcriptions-changed")
+    return response
