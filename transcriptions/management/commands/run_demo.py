@@ -117,6 +117,9 @@ class Command(BaseCommand):
                     DEMO_AUTH_TOKEN,
                 ],
                 env=env,
+                # Own process groups: Ctrl-C reaches only this command, which then stops
+                # the children in order (otherwise their exit races the interrupt).
+                process_group=0,
             )
             processes.append(sandbox)
             _wait_for_port(host, sandbox_port, sandbox, 60)
@@ -124,14 +127,18 @@ class Command(BaseCommand):
             self.stdout.write("First sync from the sandbox into the cache:")
             subprocess.run([*manage, "sync_transcriptions"], env=env, check=True)
 
-            web = subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"], env=env)
+            web = subprocess.Popen(
+                [*manage, "runserver", "--noreload", f"{host}:{port}"], env=env, process_group=0
+            )
             processes.append(web)
             _wait_for_port(host, port, web, 60)
 
             # Background jobs (bulk deletions): first queue again any left by a worker that
             # died with the last demo, then one worker beside the web server.
             subprocess.run([*manage, "resume_bulk_deletions"], env=env, check=True)
-            worker = subprocess.Popen([*manage, "db_worker", "--no-reload"], env=env)
+            worker = subprocess.Popen(
+                [*manage, "db_worker", "--no-reload"], env=env, process_group=0
+            )
             processes.append(worker)
 
             self.stdout.write("")
