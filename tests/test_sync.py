@@ -120,9 +120,9 @@ def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio):
     ]
     assert len(inserts) == 3
     assert all("ON CONFLICT" in sql for sql in inserts)
-    # Start (and SQLite's settings), then per page: count, upsert, heartbeat (plus
-    # savepoints), then the prune.
-    assert len(queries) <= 12 + 6 * run.pages
+    # Start (and SQLite's settings), then per page: deleted SIDs, count, upsert, heartbeat
+    # (plus savepoints), then the prune.
+    assert len(queries) <= 12 + 7 * run.pages
     assert Transcription.objects.count() == 2500
 
 
@@ -568,3 +568,28 @@ def test_purge_clears_only_text_past_retention(settings, make_transcription):
     assert Transcription.objects.get(pk=old.pk).transcription_text is None
     assert Transcription.objects.get(pk=recent.pk).transcription_text == recent.transcription_text
     assert purge_transcript_text(now=now + timedelta(days=2)) == 1
+
+
+def test_a_page_read_before_a_delete_does_not_bring_the_row_back(twilio, sandbox_store, deleter):
+    from transcriptions.deletion import transcription_delete
+
+    sandbox_store.seed(count=25, seed=11)
+    transcriptions_sync(client=twilio)
+    victim = sandbox_store.all()[14]
+    transcription_delete(
+        transcription=Transcription.objects.get(sid=victim.sid), client=twilio, actor=deleter
+    )
+    assert sandbox_store.get(victim.sid) is None
+
+    # A listing read just before the delete still holds the row: put it back upstream, as
+    # such a page would show it, and sync. The cache must not take it back.
+    sandbox_store.add(
+        sid=victim.sid,
+        recording_sid=victim.recording_sid,
+        transcription_text=victim.transcription_text,
+        date_created=victim.date_created,
+    )
+    run = transcriptions_sync(client=twilio)
+    assert not Transcription.objects.filter(sid=victim.sid).exists()
+    assert Transcription.objects.count() == 24
+    assert run.rows_seen == 24

@@ -28,7 +28,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import SyncRun, Transcription
+from .models import AuditEvent, SyncRun, Transcription
 from .twilio_client import TwilioClient, TwilioError, TwilioNotFound, TwilioTranscription
 
 logger = logging.getLogger(__name__)
@@ -325,6 +325,13 @@ def _page_write(*, run: SyncRun, page: list[TwilioTranscription], account_sid: s
     cutoff = retention_cutoff(now=now)
     # A page repeats no SID, but one upsert statement must not touch a row twice.
     items = {item.sid: item for item in page}
+    # A page read just before a delete still lists the deleted transcription; writing it back
+    # would bring its text back until the next sync. The audit trail holds every delete that
+    # Twilio confirmed, and a deleted SID never returns at Twilio.
+    for sid in AuditEvent.objects.filter(
+        action=AuditEvent.Action.DELETED, transcription_sid__in=list(items)
+    ).values_list("transcription_sid", flat=True):
+        items.pop(sid, None)
     rows = [
         {
             "sid": sid,
