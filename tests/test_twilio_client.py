@@ -694,6 +694,36 @@ def test_parses_twilio_wire_strings_and_tolerates_both_price_forms():
         assert bad not in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Sun, 13 Feb 2011 02:12:08 +0000",
+        "Mon, 29 Feb 2016 23:59:59 +0000",
+        "Tue, 01 Dec 2026 00:00:00 +0000",
+        "Sun, 13 Feb 2011 02:12:08 -0000",
+        "Sun, 13 Feb 2011 03:12:08 +0100",
+        "13 Feb 2011 02:12:08 GMT",
+        "Sun, 3 Feb 2011 02:12:08 +0000",
+    ],
+)
+def test_dates_read_the_same_as_the_general_rfc_2822_parser(written):
+    from email.utils import parsedate_to_datetime
+
+    general = parsedate_to_datetime(written)
+    expected = general.replace(tzinfo=UTC) if general.tzinfo is None else general
+    parsed = TwilioTranscription.from_twilio({"sid": "TR" + "d" * 32, "date_created": written})
+    assert parsed.date_created == expected
+    assert parsed.date_created.utcoffset() == timedelta(0)
+
+
+def test_an_impossible_date_in_twilios_spelling_is_malformed():
+    with pytest.raises(TwilioError) as caught:
+        TwilioTranscription.from_twilio(
+            {"sid": "TR" + "d" * 32, "date_updated": "Sat, 31 Feb 2026 10:00:00 +0000"}
+        )
+    assert "date_updated" in caught.value.message
+
+
 def test_repr_of_a_transcription_leaves_out_its_text():
     parsed = TwilioTranscription.from_twilio(
         {"sid": "TR" + "d" * 32, "transcription_text": "my account number is 998877"}

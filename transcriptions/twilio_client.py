@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -134,10 +135,33 @@ def _optional_str(data: dict[str, Any], key: str) -> str | None:
     raise _malformed(f"a transcription whose {key} is not a string")
 
 
+# Twilio's own spelling of an RFC 2822 date in GMT, read without the general parser, which
+# took a third of the time a sync spends reading Twilio's pages.
+_GMT_DATE_RE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) \+0000"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
 def _parse_date(value: Any, key: str) -> datetime | None:
     """Twilio writes RFC 2822 dates in GMT ("Sun, 13 Feb 2011 02:12:08 +0000")."""
     if value is None or value == "":
         return None
+    match = _GMT_DATE_RE.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        day, month, year, hour, minute, second = match.groups()
+        try:
+            return datetime(
+                int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+        except ValueError as exc:
+            raise _malformed(f"a transcription whose {key} is not an RFC 2822 date") from exc
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError) as exc:
