@@ -1,7 +1,7 @@
 """The word index and the per-status counts stay in step with the cache whatever writes it:
 sync's upsert and removals, deletes one by one and in bulk, the text purge.
 
-The database keeps them (triggers, a generated column), so these tests write the way the
+The database keeps them (triggers), so these tests write the way the
 application does and then search: a deleted or purged transcription is never found again.
 """
 
@@ -119,3 +119,62 @@ def test_status_changes_move_rows_between_counts_and_index(make_transcription):
     assert queries.status_totals()["in-progress"] == 0
     assert queries.status_totals()["failed"] == 1
     assert_counts_exact()
+
+
+VECTOR_TEXTS = [
+    None,
+    "",
+    "!!! ... ???",
+    "Hello, World! hello AGAIN",
+    "Call +1 (415) 555-0100 re: ticket CS-004211; card 4111 1111 1111 1111, exp 09/28.",
+    "e-mail jane.o'neil@example.co.uk -- it's 50% off_now \\ back\\slash \"quoted\"",
+    "tabs\tand\nnewlines\r\nand under_scores",
+    "x" * 2047 + " kept " + "y" * 2048 + " dropped-neighbour",
+    "word " * 3000,
+    "Café crème, naïve façade",  # not ASCII: the database builds it
+    "Straße İstanbul ΣΊΣΥΦΟΣ",
+]
+
+
+def test_sync_builds_the_same_word_vector_as_the_database():
+    """PostgreSQL: the vector a sync hands in equals the one the database builds from the
+    same text and status (the triggers' function), or is left to the database."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's word vector; SQLite's FTS5 table is built by triggers only")
+    with connection.cursor() as cursor:
+        for status in ("completed", "in-progress", "failed", "", "it's\\odd"):
+            for text in VECTOR_TEXTS:
+                source = sync.search_vector_source(text, status)
+                if text is not None and not text.isascii():
+                    assert source is None
+                    continue
+                cursor.execute(
+                    "SELECT %s::tsvector = transcriptions_search_vector(%s, %s), "
+                    "transcriptions_search_vector(%s, %s)::text",
+                    [source, text, status, text, status],
+                )
+                same, built = cursor.fetchone()
+                assert same, (status, text, source, built)
+
+
+def test_sync_indexes_text_in_any_script_and_follows_its_changes(sandbox, sandbox_store):
+    cafe = sandbox_store.add(transcription_text="Café crème for Zoë, naïve order")
+    plain = sandbox_store.add(transcription_text="A plain order for Bob")
+    with get_client() as client:
+        transcriptions_sync(client=client)
+    assert found("crème") == {cafe.sid}
+    assert found("zoë") == {cafe.sid}
+    assert found("order") == {cafe.sid, plain.sid}
+
+    # ASCII to other scripts and back: each row's vector follows its text.
+    sandbox_store.update(cafe.sid, transcription_text="Now plain: tea for Zoe")
+    sandbox_store.update(plain.sid, transcription_text="Smörgåsbord for Björn")
+    with get_client() as client:
+        transcriptions_sync(client=client)
+    assert found("crème") == set()
+    assert found("zoe tea") == {cafe.sid}
+    assert found("björn") == {plain.sid}
+    assert found("order") == set()
+    assert found("bob") == set()

@@ -43,7 +43,7 @@ from .models import SyncRun, Transcription, TranscriptionCount, TranscriptionSta
 TABLE = Transcription._meta.db_table
 FTS_TABLE = f"{TABLE}_fts"  # SQLite only (migration 0006)
 FTS_TERMS_TABLE = f"{FTS_TABLE}_terms"  # SQLite only (migration 0007)
-SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migration 0006)
+SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migrations 0006, 0008)
 
 # Counts above this are shown as "1,000+": counting every match of a frequent word costs
 # hundreds of milliseconds on either database, the first 1,001 a few.
