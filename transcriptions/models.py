@@ -40,12 +40,13 @@ class Transcription(models.Model):
     class Meta:
         ordering = ["-date_created", "-id"]
         # One index per way the table walks the rows in order (keyset paging): newest or oldest
-        # first, by status (also every status lookup), by duration either way with newest first
-        # among equal durations. The full-text index is added by migration 0006, per database.
+        # first, by status and newest first within one (also every status lookup), by duration
+        # either way with newest first among equal durations. The full-text index is added by
+        # migrations 0006 and 0008, per database.
         indexes = [
             models.Index(fields=["recording_sid"], name="tr_recording_idx"),
             models.Index(fields=["-date_created", "-id"], name="tr_created_idx"),
-            models.Index(fields=["status", "-date_created"], name="tr_status_created_idx"),
+            models.Index(fields=["status", "-date_created", "-id"], name="tr_status_newest_idx"),
             models.Index(fields=["duration", "-date_created", "-id"], name="tr_duration_idx"),
             models.Index(fields=["-duration", "-date_created", "-id"], name="tr_duration_desc_idx"),
         ]
