@@ -23,7 +23,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,6 +291,8 @@ def index_report() -> None:
 
 def cases() -> list[tuple[str, dict, dict, bool]]:
     """(name, view params, admin params, is a search case)."""
+    from django.utils import timezone
+
     from transcriptions import queries
     from transcriptions.models import Transcription
 
@@ -310,6 +312,11 @@ def cases() -> list[tuple[str, dict, dict, bool]]:
     day = sample.date_created.date()
     date_to = day.isoformat()
     date_from = day.replace(day=1).isoformat()
+
+    def local_midnight(when: date) -> str:
+        # Aware, as the view's whole days are: a bare date would reach the admin's filter naive.
+        return timezone.make_aware(datetime.combine(when, datetime.min.time())).isoformat()
+
     return [
         ("no filter", {}, {}, False),
         ("status=failed", {"status": "failed"}, {"status__exact": "failed"}, False),
@@ -334,7 +341,10 @@ def cases() -> list[tuple[str, dict, dict, bool]]:
         (
             "date range (month)",
             {"date_from": date_from, "date_to": date_to},
-            {"date_created__gte": date_from, "date_created__lt": date_to},
+            {
+                "date_created__gte": local_midnight(day.replace(day=1)),
+                "date_created__lt": local_midnight(day + timedelta(days=1)),
+            },
             False,
         ),
         ("sort=duration", {"sort": "duration"}, {"o": "4"}, False),
