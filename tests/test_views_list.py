@@ -205,6 +205,25 @@ def test_recording_filter_and_the_recording_link_that_applies_it(
     assert f'href="/?recording={rec}"' in response.content.decode()
 
 
+def test_recording_links_keep_the_other_filters_and_quote_odd_values(
+    client, reviewer, make_transcription
+):
+    plain = make_transcription(recording_sid="RE" + "cd" * 16, transcription_text="call one")
+    odd = make_transcription(recording_sid='RE"&x=<1>', transcription_text="call two")
+    none = make_transcription(recording_sid="", transcription_text="call three")
+    html = page_for(client, reviewer, q="call", sort="duration").content.decode()
+
+    def link(sid: str) -> str:
+        row = html[html.index(f'<tr data-sid="{sid}"') :]
+        row = row[: row.index("</tr>")]
+        return row.split('class="col-recording"><a class="sid" href="')[1].split('"')[0]
+
+    assert link(plain.sid) == f"/?q=call&amp;recording={'RE' + 'cd' * 16}&amp;sort=duration"
+    assert link(odd.sid) == "/?q=call&amp;recording=RE%22%26x%3D%3C1%3E&amp;sort=duration"
+    assert link(none.sid) == "/?q=call&amp;sort=duration"
+    assert 'title="Show only recording RE&quot;&amp;x=&lt;1&gt;"' in html
+
+
 def test_recording_filter_accepts_upper_case_hex(client, reviewer, make_transcription):
     rec = "RE" + "ab" * 16
     a = make_transcription(recording_sid=rec)
