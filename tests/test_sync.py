@@ -103,6 +103,38 @@ def test_sync_copies_every_item_with_its_fields(sandbox, sandbox_store, twilio, 
     assert all(run.started_at <= at <= run.finished_at for at in synced)
 
 
+ODD_TEXTS = [
+    "tab\there, newline\nthere, CR\r\nend",
+    "back\\slash, \\N, \\., \\t literally",
+    "\\.",
+    "quotes ' and \" and `",
+    "",
+    "   ",
+    "naïve café — “quoted” 😀 ΣΊΣΥΦΟΣ",
+    "x" * 5000,
+]
+
+
+@pytest.mark.django_db
+def test_texts_with_escapes_and_other_scripts_arrive_unchanged(sandbox, sandbox_store, twilio):
+    """The page's way into the database (COPY text on PostgreSQL, parameters on SQLite) keeps
+    every character, and the search finds the words of each."""
+    from transcriptions import queries
+
+    items = [sandbox_store.add(transcription_text=text) for text in ODD_TEXTS]
+    transcriptions_sync(client=twilio)
+    assert_cache_equals(sandbox_store)
+    texts = dict(Transcription.objects.values_list("sid", "transcription_text"))
+    assert [texts[item.sid] for item in items] == ODD_TEXTS
+
+    def found(search: str) -> set[str]:
+        return set(queries.transcription_list(search=search).values_list("sid", flat=True))
+
+    assert found("newline there") == {items[0].sid}
+    assert found("slash literally") == {items[1].sid}
+    assert found("café quoted") == {items[6].sid}
+
+
 @pytest.mark.django_db
 def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio):
     """At the real page size (1,000), also on SQLite whose variable limit Django 5.2
@@ -120,8 +152,9 @@ def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio):
     ]
     assert len(inserts) == 3
     assert all("ON CONFLICT" in sql for sql in inserts)
-    # Start (and SQLite's settings), then per page: deleted SIDs, count, upsert, heartbeat
-    # (plus savepoints), then the prune.
+    # Start (and SQLite's settings), then per page: count, upsert (on PostgreSQL with its
+    # page table made if missing and emptied after), heartbeat (plus savepoints), then the
+    # prune.
     assert len(queries) <= 12 + 7 * run.pages
     assert Transcription.objects.count() == 2500
 
