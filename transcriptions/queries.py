@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -1060,11 +1061,17 @@ def _match_regex(terms: SearchTerms) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=64)
+def _snippet_pattern(search: str) -> re.Pattern[str] | None:
+    """`_match_regex` of a search box's text, made once for the fifty rows of a page."""
+    return _match_regex(parse_search(search))
+
+
 def text_snippet(text: str | None, search: str = "", *, width: int = 140) -> SafeString:
     """One line of `text` as HTML: escaped, with matches of `search` wrapped in <mark>, and
     cut around the first match so it is visible. Raw text is always escaped before marking."""
     line = " ".join((text or "").split())
-    pattern = _match_regex(parse_search(search))
+    pattern = _snippet_pattern(search)
     matches = list(pattern.finditer(line)) if pattern else []
     start = 0
     lead = 24  # characters of context kept before the first match
