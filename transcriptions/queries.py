@@ -3,7 +3,7 @@
 The table must answer in milliseconds at a million cached rows on SQLite and on PostgreSQL:
 
 * Search goes through a word index, never `LIKE` or a regex over the text: an FTS5 table on
-  SQLite, a stored tsvector column with a GIN index on PostgreSQL (migration 0006). Both see
+  SQLite, a stored tsvector column with a GIN index on PostgreSQL (migrations 0006, 0008). Both see
   the text as runs of letters and digits, case-folded, accents kept, so the same search gives
   the same rows on both.
 * Counts over large match sets are capped (`COUNT_CAP`, shown as "1,000+"); the unfiltered
