@@ -389,6 +389,7 @@ def _copy_text(rows: list[dict]) -> str:
 
 
 def _sqlite_values(rows: list[dict], ops) -> list[list]:
+    """SQLite: the rows as VALUES rows (`UPSERT_COLUMNS`), datetimes adapted as Django does."""
     values = [[row[name] for name in UPSERT_COLUMNS] for row in rows]
     # Every row of a page has the same synced_at, and often equal dates: adapt each once.
     adapted: dict[datetime, object] = {}
@@ -568,8 +569,8 @@ def _sqlite_bulk_writes() -> Iterator[None]:
 def _read_ahead(pages: Iterator[_Page]) -> Iterator[_Page]:
     """The same pages, with the next one fetched from Twilio and prepared (in a thread) while
     this one is written: the wait for Twilio and the Python work of the next page overlap the
-    database's work. One page ahead at most, so
-    memory stays flat. An error while fetching is raised here, in the caller's thread."""
+    database's work. One page ahead at most, so memory stays flat. An error while fetching
+    is raised here, in the caller's thread."""
     handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
