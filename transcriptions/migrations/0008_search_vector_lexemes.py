@@ -8,9 +8,9 @@ it: the same words came out on 100,000 seeded transcriptions and on 100,000 stri
 scripts, digits, marks and symbols. Words over 2,047 bytes are left out, as the parser did (a
 tsvector cannot hold them).
 
-The column is no longer generated. Splitting the text with a regular expression was most of
-what it cost a sync page to write, and for ASCII text (all of Twilio's transcriptions, which are
-English) the sync process splits it the same way for a fraction of that
+The column is no longer generated. Splitting the text with a regular expression cost a sync
+page about a sixth of its time to write, and for ASCII text (all of Twilio's transcriptions,
+which are English) the sync process splits it the same way for a fraction of that
 (`transcriptions.sync.search_vector_source`). Triggers build the vector in the database for
 every other write: an insert that brings none, and an update of the text or the status that
 leaves it as it was (the text purge, a fetch of one transcription, the admin).
