@@ -15,7 +15,7 @@ which are English) the sync process splits it the same way for a fraction of tha
 every other write: an insert that brings none, and an update of the text or the status that
 leaves it as it was (the text purge, a fetch of one transcription, the admin).
 
-SQLite is unchanged. On a million rows the migration takes about a minute.
+SQLite is unchanged. On a million rows the migration took two minutes here; going back, 68 s.
 """
 
 from __future__ import annotations
