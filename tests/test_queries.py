@@ -487,6 +487,19 @@ def test_sid_prefix_range_is_case_sensitive_and_exact_at_its_edges(make_transcri
     assert found("TRABCDEF") == {first.sid, last.sid}
 
 
+def test_sid_prefixes_ending_in_any_digit_find_their_rows(make_transcription):
+    """The prefix's range ends just past its last character: after a 9 (":"), a linguistic
+    collation would put that end before every SID with the prefix (PostgreSQL's SID columns
+    compare bytes, migration 0010)."""
+    for last in "09af":
+        row = make_transcription(
+            sid=f"TR123{last}" + "3" * 28, recording_sid=f"RE456{last}" + "4" * 28
+        )
+        assert found(f"TR123{last}") == {row.sid}, last
+        assert found(f"RE456{last}") == {row.sid}, last
+        assert found(f"TR123{last}33") == {row.sid}, last
+
+
 # ---- Capped counts ----
 
 

@@ -178,3 +178,24 @@ def test_sync_indexes_text_in_any_script_and_follows_its_changes(sandbox, sandbo
     assert found("björn") == {plain.sid}
     assert found("order") == set()
     assert found("bob") == set()
+
+
+def test_postgresql_sid_columns_compare_bytes_and_carry_no_like_index():
+    """Migration 0010, which Django's model state does not know of: an AlterField of these
+    columns that dropped COLLATE "C" would break SID prefixes under a linguistic collation."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite compares text as bytes (BINARY) by default")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, collation_name FROM information_schema.columns "
+            "WHERE table_name = %s AND column_name IN ('sid', 'recording_sid')",
+            [Transcription._meta.db_table],
+        )
+        assert dict(cursor.fetchall()) == {"sid": "C", "recording_sid": "C"}
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s",
+            [Transcription._meta.db_table],
+        )
+        assert not [d for (d,) in cursor.fetchall() if "pattern_ops" in d]
