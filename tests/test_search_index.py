@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 
 from transcriptions import queries, sync
@@ -136,13 +137,13 @@ VECTOR_TEXTS = [
 ]
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL's word vector; SQLite's FTS5 table is built by triggers only",
+)
 def test_sync_builds_the_same_word_vector_as_the_database():
     """PostgreSQL: the vector a sync hands in equals the one the database builds from the
     same text and status (the triggers' function), or is left to the database."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's word vector; SQLite's FTS5 table is built by triggers only")
     with connection.cursor() as cursor:
         for status in ("completed", "in-progress", "failed", "", "it's\\odd"):
             for text in VECTOR_TEXTS:
@@ -180,13 +181,12 @@ def test_sync_indexes_text_in_any_script_and_follows_its_changes(sandbox, sandbo
     assert found("bob") == set()
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite compares text as bytes (BINARY) by default"
+)
 def test_postgresql_sid_columns_compare_bytes_and_carry_no_like_index():
     """Migration 0010, which Django's model state does not know of: an AlterField of these
     columns that dropped COLLATE "C" would break SID prefixes under a linguistic collation."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite compares text as bytes (BINARY) by default")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT column_name, collation_name FROM information_schema.columns "

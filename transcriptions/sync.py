@@ -368,24 +368,24 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _COPY_COLUMNS = (*UPSERT_COLUMNS, SEARCH_VECTOR)
 
 
+def _copy_field(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
 def _copy_text(rows: list[dict]) -> str:
     """PostgreSQL: the rows as COPY text (`_COPY_COLUMNS`), each with its word vector (see
     `search_vector_source`). Datetimes and decimals as their str(), which PostgreSQL reads
     exactly."""
     lines = []
     for row in rows:
-        row[SEARCH_VECTOR] = search_vector_source(row["transcription_text"], row["status"])
-        fields = []
-        for name in _COPY_COLUMNS:
-            value = row[name]
-            if value is None:
-                fields.append("\\N")
-            elif isinstance(value, str):
-                fields.append(value.translate(_COPY_ESCAPES))
-            else:
-                fields.append(str(value))
-        lines.append("\t".join(fields))
-    return "".join(line + "\n" for line in lines)
+        values = [row[name] for name in UPSERT_COLUMNS]
+        values.append(search_vector_source(row["transcription_text"], row["status"]))
+        lines.append("\t".join(map(_copy_field, values)) + "\n")
+    return "".join(lines)
 
 
 def _sqlite_values(rows: list[dict], ops) -> list[list]:
