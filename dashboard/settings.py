@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
-    "django_filters",
     "django_tasks",
     "django_tasks_db",
     "transcriptions",
