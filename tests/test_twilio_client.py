@@ -18,6 +18,7 @@ from tests.conftest import ACCOUNT_SID, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN
 from transcriptions.twilio_client import (
     TwilioClient,
     TwilioError,
+    TwilioNotConfigured,
     TwilioNotFound,
     TwilioTranscription,
     get_client,
@@ -562,11 +563,12 @@ def test_get_client_names_the_missing_setting(settings, values, named):
     for name, value in values.items():
         setattr(settings, name, value)
 
-    with pytest.raises(ImproperlyConfigured) as caught:
+    with pytest.raises(TwilioNotConfigured) as caught:
         get_client()
 
-    assert str(caught.value).startswith(named)
-    assert twilio_configuration_problem() == str(caught.value)
+    assert isinstance(caught.value, ImproperlyConfigured)
+    assert twilio_configuration_problem().startswith(named)
+    assert str(caught.value) == f"Twilio is not configured: {twilio_configuration_problem()}"
     assert not twilio_is_configured()
     assert AUTH_TOKEN not in str(caught.value)
     assert API_KEY_SECRET not in str(caught.value)

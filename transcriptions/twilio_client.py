@@ -25,6 +25,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +82,17 @@ class TwilioError(Exception):
 class TwilioNotFound(TwilioError):
     """Twilio answered 404: the resource does not exist (or never did, or was deleted, or the
     path names another account)."""
+
+
+class TwilioNotConfigured(TwilioError, ImproperlyConfigured):
+    """The settings do not name an account and its credentials; the message names the missing
+    variable (never a value). Nothing was sent to Twilio."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(None, None, f"Twilio is not configured: {problem}")
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,34 +264,47 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _describe_network_failure(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.ConnectTimeout):
+def _describe_network_failure(exc: BaseException | None) -> str:
+    if isinstance(exc, ConnectTimeoutError):
         return "connect timed out"
-    if isinstance(exc, requests.ReadTimeout):
+    if isinstance(exc, ReadTimeoutError):
         return "read timed out"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "connection dropped while reading the answer"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed or was dropped"
-    return "request failed"
+    return "connection failed or was dropped"
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    """Retry-After as seconds (a number, or an HTTP date), or None when absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+class _Retry(Retry):
+    """urllib3's Retry, which decides what is retried and counts the tries, waiting with full
+    jitter (a random wait within a doubling window) rather than a fixed ladder, so that many
+    workers backing off from one rate limit do not come back together; and logging each retry
+    by method and path (never credentials, never a body)."""
+
+    def get_backoff_time(self) -> float:
+        window = min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1))
+        return random.uniform(0, window)
+
+    def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def]
+        retry_after = self.get_retry_after(response) if response is not None else None
+        if retry_after is not None:
+            delay = min(retry_after, self.backoff_max)
+        else:
+            delay = self.get_backoff_time()
+        last = self.history[-1]
+        what = (
+            f"answered {last.status}"
+            if last.status
+            else f"failed ({_describe_network_failure(last.error)})"
+        )
+        tries = len(self.history) + (self.total if isinstance(self.total, int) else 0) + 1
+        logger.warning(
+            "Twilio %s %s %s; try %d of %d, retrying in %.2fs",
+            last.method,
+            last.url,
+            what,
+            len(self.history),
+            tries,
+            delay,
+        )
+        time.sleep(delay)
 
 
 class TwilioClient:
@@ -324,6 +353,18 @@ class TwilioClient:
         self._backoff_cap = max(0.0, backoff_cap)
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+        retry = _Retry(
+            total=max_attempts - 1,
+            allowed_methods=frozenset({"GET", "DELETE"}),
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=BACKOFF_BASE_SECONDS,
+            backoff_max=self._backoff_cap,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            redirect=False,
+        )
+        split = urlsplit(self._base_url)
+        self._session.mount(f"{split.scheme}://{split.netloc}", HTTPAdapter(max_retries=retry))
 
     def __repr__(self) -> str:
         return f"TwilioClient(account_sid={self._account_sid!r}, base_url={self._base_url!r})"
@@ -466,87 +507,49 @@ class TwilioClient:
         return body
 
     def _send(self, method: str, url: str) -> requests.Response:
-        """One logical request: up to `max_attempts` tries, retrying what is safe to retry.
-        Returns a 2xx response; raises TwilioError otherwise."""
-        split = urlsplit(url)
-        where = split.path + (f"?{split.query}" if split.query else "")
+        """One logical request: up to `max_attempts` tries (see `_Retry`). Returns a 2xx
+        response; raises TwilioError otherwise."""
         headers = {"User-Agent": USER_AGENT, "Accept-Charset": "utf-8"}
         if url.endswith(".json") or ".json?" in url:
             headers["Accept"] = "application/json"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    auth=self._auth,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                retryable = isinstance(
-                    exc,
-                    requests.ConnectionError
-                    | requests.Timeout
-                    | requests.exceptions.ChunkedEncodingError,
-                )
-                problem = _describe_network_failure(exc)
-                if not retryable or attempt >= self._max_attempts:
-                    tries = "1 try" if attempt == 1 else f"{attempt} tries"
-                    raise TwilioError(
-                        None,
-                        None,
-                        f"Twilio could not be reached at {split.netloc}: {problem} "
-                        f"(gave up after {tries})",
-                    ) from exc
-                delay = self._backoff(attempt, None)
-                logger.warning(
-                    "Twilio %s %s failed (%s); try %d of %d, retrying in %.2fs",
-                    method,
-                    where,
-                    problem,
-                    attempt,
-                    self._max_attempts,
-                    delay,
-                )
-                time.sleep(delay)
-                continue
-
-            if 200 <= response.status_code < 300:
-                return response
-            if response.status_code in RETRY_STATUSES and attempt < self._max_attempts:
-                delay = self._backoff(attempt, _retry_after_seconds(response))
-                logger.warning(
-                    "Twilio %s %s answered %d; try %d of %d, retrying in %.2fs",
-                    method,
-                    where,
-                    response.status_code,
-                    attempt,
-                    self._max_attempts,
-                    delay,
-                )
-                response.close()
-                time.sleep(delay)
-                continue
-            error = _error_from_response(response)
-            if response.status_code in RETRY_STATUSES and attempt > 1:
-                raise type(error)(
-                    error.status,
-                    error.code,
-                    f"{error.message} (gave up after {attempt} tries)",
-                    error.more_info,
-                )
-            raise error
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before try `attempt + 1`: Twilio's Retry-After when it sent one,
-        otherwise full jitter over a doubling window; never more than the cap."""
-        if retry_after is not None:
-            return min(retry_after, self._backoff_cap)
-        window = min(self._backoff_cap, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-        return random.uniform(0, window)
+        try:
+            response = self._session.request(
+                method,
+                url,
+                auth=self._auth,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            # Retries used up: requests wraps urllib3's MaxRetryError around the last failure.
+            reason = exc.args[0] if exc.args else None
+            exhausted = isinstance(reason, MaxRetryError)
+            if exhausted:
+                reason = reason.reason
+            elif isinstance(exc, requests.ReadTimeout | requests.ConnectTimeout):
+                reason = (exc.args[0].reason if exc.args else None) or exc
+            tries = self._max_attempts if exhausted else 1
+            raise TwilioError(
+                None,
+                None,
+                f"Twilio could not be reached at {urlsplit(url).netloc}: "
+                f"{_describe_network_failure(reason)} "
+                f"(gave up after {'1 try' if tries == 1 else f'{tries} tries'})",
+            ) from exc
+        if 200 <= response.status_code < 300:
+            return response
+        error = _error_from_response(response)
+        retries = getattr(response.raw, "retries", None)
+        tries = len(retries.history) + 1 if retries is not None else 1
+        if response.status_code in RETRY_STATUSES and tries > 1:
+            raise type(error)(
+                error.status,
+                error.code,
+                f"{error.message} (gave up after {tries} tries)",
+                error.more_info,
+            )
+        raise error
 
 
 def _quote_sid(sid: str) -> str:
@@ -560,9 +563,7 @@ def _quote_sid(sid: str) -> str:
 
 def twilio_configuration_problem() -> str | None:
     """What is missing from the Twilio settings, naming the variable, or None when the
-    settings are complete. Pages use it to say "Twilio is not configured"."""
-    from django.conf import settings
-
+    settings are complete."""
     account_sid = getattr(settings, "TWILIO_ACCOUNT_SID", "")
     if not account_sid:
         return "TWILIO_ACCOUNT_SID is not set."
@@ -586,16 +587,19 @@ def twilio_is_configured() -> bool:
     return twilio_configuration_problem() is None
 
 
+def twilio_configuration_check() -> None:
+    """Raise TwilioNotConfigured, naming the missing variable, unless the settings are
+    complete. For writes that record work for later (a bulk deletion) and must refuse now."""
+    problem = twilio_configuration_problem()
+    if problem:
+        raise TwilioNotConfigured(problem)
+
+
 def get_client(*, session: requests.Session | None = None) -> TwilioClient:
     """A TwilioClient built from Django settings. An API key (TWILIO_API_KEY_SID and
     TWILIO_API_KEY_SECRET) is used when set, otherwise TWILIO_AUTH_TOKEN. Raises
-    ImproperlyConfigured naming the missing setting. Makes no request."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    problem = twilio_configuration_problem()
-    if problem:
-        raise ImproperlyConfigured(problem)
+    TwilioNotConfigured naming the missing setting. Makes no request."""
+    twilio_configuration_check()
     key_sid = settings.TWILIO_API_KEY_SID
     return TwilioClient(
         account_sid=settings.TWILIO_ACCOUNT_SID,
