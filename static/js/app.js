@@ -3,6 +3,7 @@
    [data-search-input] the search box (/), [data-results] the table's results (j, k, Enter),
    [data-shortcuts-help] the help dialog (?), [data-shortcuts-open] a button that opens it,
    [data-preview-close] a button that empties #preview (Escape does too),
+   [data-modal-close] a link or button that closes the confirmation in #modal (Escape does too),
    [data-login-url] on <body>: where an expired session's htmx request ends up. */
 (function () {
   "use strict";
@@ -58,6 +59,14 @@
     return true;
   }
 
+  // The one way a confirmation in #modal closes: Escape, or its Cancel.
+  function closeModal() {
+    var modal = document.getElementById("modal");
+    if (!modal || !modal.firstElementChild) return false;
+    modal.replaceChildren();
+    return true;
+  }
+
   function helpDialog() {
     return document.querySelector("[data-shortcuts-help]");
   }
@@ -72,10 +81,8 @@
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     // Escape cancels an open in-page confirmation wherever the focus is.
-    var modal = document.getElementById("modal");
-    if (event.key === "Escape" && modal && modal.firstElementChild) {
+    if (event.key === "Escape" && closeModal()) {
       event.preventDefault();
-      modal.replaceChildren();
       return;
     }
     if (event.key === "Escape" && isTyping(event.target) && event.target.matches("[data-search-input]")) {
@@ -124,6 +131,11 @@
   });
 
   document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-modal-close]")) {
+      event.preventDefault();
+      closeModal();
+      return;
+    }
     if (event.target.closest && event.target.closest("[data-preview-close]")) {
       event.preventDefault();
       closePreview();
