@@ -65,6 +65,23 @@ def sandbox(sandbox_store, settings):
         server.stop()
 
 
+@pytest.fixture
+def twilio(sandbox, settings):
+    """The sandbox as Twilio, with quick retries so that fault tests stay fast."""
+    settings.TWILIO_MAX_ATTEMPTS = 2
+    settings.TWILIO_BACKOFF_CAP_SECONDS = 0.05
+    return sandbox
+
+
+@pytest.fixture
+def twilio_client(sandbox):
+    """A client built from the settings, pointed at the sandbox, for tests that hand one in."""
+    from transcriptions.twilio_client import get_client
+
+    with get_client() as client:
+        yield client
+
+
 _counter = itertools.count(1)
 
 

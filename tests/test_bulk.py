@@ -21,7 +21,7 @@ from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import ACCOUNT_SID, HTMX
-from transcriptions import deletion
+from transcriptions import bulk_deletion, tasks
 from transcriptions.models import AuditEvent, BulkDeletion, BulkDeletionItem, Transcription
 from transcriptions.twilio_client import TwilioClient, get_client
 
@@ -31,12 +31,12 @@ CONFIRM_URL = reverse("transcriptions:bulk-confirm")
 DELETE_PATH_RE = re.compile(r"/Transcriptions/(TR[0-9a-f]{32})\.json$")
 
 
-@pytest.fixture
-def twilio(sandbox, settings):
-    """The sandbox as Twilio, with quick retries."""
-    settings.TWILIO_MAX_ATTEMPTS = 3
-    settings.TWILIO_BACKOFF_CAP_SECONDS = 0.05
-    return sandbox
+def record_and_queue(**kwargs) -> BulkDeletion:
+    """A bulk deletion recorded and queued, as the confirmation page and the retention command
+    do it."""
+    bulk = bulk_deletion.bulk_deletion_start(**kwargs)
+    tasks.bulk_deletion_enqueue(bulk)
+    return bulk
 
 
 @pytest.fixture
@@ -462,7 +462,7 @@ def test_retry_runs_again_over_just_the_failed_items(
         twilio_client.delete_transcription = delete
         return twilio_client
 
-    deletion.bulk_deletion_run(
+    bulk_deletion.bulk_deletion_run(
         bulk_deletion_id=first.pk, client_factory=client_failing_after_three, concurrency=1
     )
     first.refresh_from_db()
@@ -540,7 +540,7 @@ def test_cancelling_a_deletion_whose_worker_died_cancels_it_at_once(client, dele
         state="running", heartbeat_at=timezone.now() - timedelta(hours=1)
     )
 
-    deletion.bulk_deletion_cancel(bulk_deletion=bulk)
+    bulk_deletion.bulk_deletion_cancel(bulk_deletion=bulk)
 
     assert bulk.state == BulkDeletion.State.CANCELLED
     assert Transcription.objects.count() == 2
@@ -579,7 +579,7 @@ def test_cancel_while_running_lets_in_flight_deletes_finish_and_keeps_the_rest(
 
     canceller = _in_thread_on_this_connection(cancel_after_a_few)
     try:
-        deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk, concurrency=2)
+        bulk_deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk, concurrency=2)
     finally:
         canceller.join(timeout=30)
         connections["default"].dec_thread_sharing()
@@ -651,7 +651,7 @@ def test_a_queued_deletion_waiting_for_a_worker_is_not_queued_twice(client, dele
     bulk = start(client, sids=[r.sid for r in rows])
     BulkDeletion.objects.filter(pk=bulk.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
 
-    assert deletion.resume_bulk_deletions() == []
+    assert tasks.resume_bulk_deletions() == []
     assert DBTaskResult.objects.count() == 1
 
 
@@ -685,7 +685,7 @@ def test_items_claimed_by_another_live_worker_are_left_to_it(client, deleter, ca
     )
     BulkDeletion.objects.filter(pk=bulk.pk).update(state="running", heartbeat_at=timezone.now())
 
-    deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk, worker_id="this-worker")
+    bulk_deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk, worker_id="this-worker")
 
     bulk.refresh_from_db()
     assert deletes_sent(twilio) == Counter({sid: 1 for sid in sids[2:]})
@@ -696,20 +696,18 @@ def test_items_claimed_by_another_live_worker_are_left_to_it(client, deleter, ca
 
 def test_bulk_deletion_start_checks_its_input(deleter, twilio):
     with pytest.raises(ValueError, match="reason"):
-        deletion.bulk_deletion_start(actor=deleter, sids=["TR" + "a" * 32], reason=" ")
+        bulk_deletion.bulk_deletion_start(actor=deleter, sids=["TR" + "a" * 32], reason=" ")
     with pytest.raises(ValueError, match="at least one"):
-        deletion.bulk_deletion_start(actor=deleter, sids=[], reason="x")
+        bulk_deletion.bulk_deletion_start(actor=deleter, sids=[], reason="x")
     with pytest.raises(ValueError, match="Not a transcription SID"):
-        deletion.bulk_deletion_start(actor=deleter, sids=["RE" + "a" * 32], reason="x")
+        bulk_deletion.bulk_deletion_start(actor=deleter, sids=["RE" + "a" * 32], reason="x")
     assert not BulkDeletion.objects.exists()
 
 
 def test_a_command_can_start_one_without_a_user(cached_rows, twilio):
     rows = cached_rows(2)
 
-    bulk = deletion.bulk_deletion_start(
-        actor=None, sids=[r.sid for r in rows], reason="retention policy"
-    )
+    bulk = record_and_queue(actor=None, sids=[r.sid for r in rows], reason="retention policy")
     run_worker()
 
     bulk.refresh_from_db()
@@ -720,7 +718,7 @@ def test_a_command_can_start_one_without_a_user(cached_rows, twilio):
 
 def test_a_worker_without_twilio_settings_marks_the_job_failed(cached_rows, settings):
     rows = cached_rows(2)
-    bulk = deletion.bulk_deletion_start(actor=None, sids=[r.sid for r in rows], reason="x")
+    bulk = record_and_queue(actor=None, sids=[r.sid for r in rows], reason="x")
     settings.TWILIO_ACCOUNT_SID = ""
 
     run_worker()
@@ -737,7 +735,7 @@ def test_a_worker_without_twilio_settings_marks_the_job_failed(cached_rows, sett
 @pytest.mark.parametrize("role", ["nobody", "viewer", "reviewer"])
 def test_only_deleters_and_above_may_use_bulk_deletion(request, client, role, cached_rows):
     rows = cached_rows(2)
-    bulk = deletion.bulk_deletion_start(actor=None, sids=[r.sid for r in rows], reason="x")
+    bulk = record_and_queue(actor=None, sids=[r.sid for r in rows], reason="x")
     client.force_login(request.getfixturevalue(role))
 
     answers = [

@@ -13,9 +13,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from transcriptions import export, queries
+from transcriptions import export
 from transcriptions.export import METADATA_COLUMNS, csv_safe
 from transcriptions.models import AuditEvent
+from transcriptions.table import TableFilters, transcription_list
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_export_has_the_header_and_exactly_the_filtered_rows_in_table_order(clie
     table = read_csv(response)
     assert table[0] == [*METADATA_HEADER, "transcription_text"]
     expected = list(
-        queries.transcription_list(statuses=["failed"], sort="created").values_list(
+        transcription_list(filters=TableFilters(statuses=["failed"], sort="created")).values_list(
             "sid", flat=True
         )
     )
@@ -174,7 +175,7 @@ def test_an_export_cut_off_by_the_client_is_audited_with_the_rows_sent(reviewer,
     # the stream. (Driven directly: the test client's own wrapper re-arms the handler that
     # closes the test's database connection on request_finished.)
     stream = export.transcriptions_csv_stream(
-        rows=queries.transcription_list(),
+        rows=transcription_list(filters=TableFilters()),
         with_text=True,
         user=reviewer,
         filter_description="filter: none (all rows)",

@@ -13,20 +13,25 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from transcriptions import queries, sync
+from transcriptions import retention, sync, table
 from transcriptions.models import Transcription, TranscriptionCount
 from transcriptions.sync import transcriptions_sync
+from transcriptions.table import TableFilters, planner
 from transcriptions.twilio_client import get_client
 
 pytestmark = pytest.mark.django_db
 
 
 def found(search: str, **filters) -> set[str]:
-    return set(queries.transcription_list(search=search, **filters).values_list("sid", flat=True))
+    return set(
+        table.transcription_list(filters=TableFilters(search=search, **filters)).values_list(
+            "sid", flat=True
+        )
+    )
 
 
 def paged(search: str, **filters) -> set[str]:
-    page = queries.transcription_page(search=search, per_page=100, **filters)
+    page = table.transcription_page(filters=TableFilters(search=search, per_page=100, **filters))
     return {t.sid for t in page.rows}
 
 
@@ -34,7 +39,7 @@ def assert_counts_exact() -> None:
     real = dict(Transcription.objects.order_by().values_list("status").annotate(n=Count("id")))
     kept = {s: n for s, n in TranscriptionCount.objects.values_list("status", "count") if n}
     assert kept == real
-    assert queries.cache_status().total == Transcription.objects.count()
+    assert table.cache_status().total == Transcription.objects.count()
 
 
 def test_sync_fills_the_index_and_a_resync_follows_changes_and_removals(sandbox, sandbox_store):
@@ -79,11 +84,11 @@ def test_deleted_rows_are_never_found_again(make_transcription, monkeypatch):
     assert paged("quokka") == {keep.sid}
     assert found("herd") == set()
     # The same through the index walks that large result sets take on SQLite.
-    monkeypatch.setattr(queries, "FEW_MATCHES", 0)
+    monkeypatch.setattr(planner, "FEW_MATCHES", 0)
     assert paged("quokka") == {keep.sid}
-    monkeypatch.setattr(queries, "_probe_chosen", lambda filters: True)
+    monkeypatch.setattr(planner, "_probe_chosen", lambda query: True)
     assert paged("quokka") == {keep.sid}
-    assert queries.status_counts(search="quokka") == {
+    assert table.status_counts(filters=TableFilters(search="quokka")) == {
         "in-progress": 0,
         "completed": 1,
         "failed": 0,
@@ -98,7 +103,7 @@ def test_purged_text_is_never_found_again(make_transcription, settings):
     )
     recent = make_transcription(transcription_text="public pineapple recipe")
     settings.TRANSCRIPT_TEXT_RETENTION_DAYS = 30
-    assert sync.purge_transcript_text() == 1
+    assert retention.purge_transcript_text() == 1
 
     assert found("pineapple") == {recent.sid}
     assert found("secret") == set()
@@ -106,7 +111,7 @@ def test_purged_text_is_never_found_again(make_transcription, settings):
     # Text cleared by a plain UPDATE to NULL is gone from the index too.
     Transcription.objects.filter(pk=recent.pk).update(transcription_text=None)
     assert found("pineapple") == set()
-    assert queries.status_counts(search="pineapple")["completed"] == 0
+    assert table.status_counts(filters=TableFilters(search="pineapple"))["completed"] == 0
     old.refresh_from_db()
     assert old.transcription_text is None
     assert_counts_exact()
@@ -117,8 +122,8 @@ def test_status_changes_move_rows_between_counts_and_index(make_transcription):
     Transcription.objects.filter(pk=row.pk).update(status="failed")
     assert found("kettle", statuses=["failed"]) == {row.sid}
     assert found("kettle", statuses=["in-progress"]) == set()
-    assert queries.status_totals()["in-progress"] == 0
-    assert queries.status_totals()["failed"] == 1
+    assert table.status_totals()["in-progress"] == 0
+    assert table.status_totals()["failed"] == 1
     assert_counts_exact()
 
 

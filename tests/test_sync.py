@@ -16,13 +16,12 @@ from django.utils import timezone
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 from transcriptions import sync
 from transcriptions.models import SyncRun, Transcription
+from transcriptions.retention import purge_transcript_text, text_is_past_retention
+from transcriptions.sids import InvalidRecordingSid
 from transcriptions.sync import (
-    InvalidRecordingSid,
     SyncAlreadyRunning,
     SyncTakenOver,
-    purge_transcript_text,
     recording_transcriptions_sync,
-    text_is_past_retention,
     transcription_refresh,
     transcription_text_fetch,
     transcriptions_sync,
@@ -30,13 +29,6 @@ from transcriptions.sync import (
 from transcriptions.twilio_client import TwilioError, TwilioNotFound, get_client
 
 OTHER_ACCOUNT_SID = "AC" + "9" * 32
-
-
-@pytest.fixture
-def twilio(sandbox):
-    """A client built from settings, pointed at the sandbox (quick backoff from conftest)."""
-    with get_client() as client:
-        yield client
 
 
 @pytest.fixture
@@ -83,12 +75,14 @@ def running_run(*, heartbeat_age: timedelta = timedelta(0), started_by: str = ""
 
 
 @pytest.mark.django_db
-def test_sync_copies_every_item_with_its_fields(sandbox, sandbox_store, twilio, small_pages):
+def test_sync_copies_every_item_with_its_fields(sandbox, sandbox_store, twilio_client, small_pages):
     sandbox_store.seed(count=95, seed=3)
     sandbox_store.add(status="in-progress", transcription_text=None, duration=0)
     seen: list[tuple[int, int]] = []
 
-    run = transcriptions_sync(client=twilio, progress=lambda r: seen.append((r.pages, r.rows_seen)))
+    run = transcriptions_sync(
+        client=twilio_client, progress=lambda r: seen.append((r.pages, r.rows_seen))
+    )
 
     assert_cache_equals(sandbox_store)
     assert Transcription.objects.count() == 96
@@ -116,19 +110,26 @@ ODD_TEXTS = [
 
 
 @pytest.mark.django_db
-def test_texts_with_escapes_and_other_scripts_arrive_unchanged(sandbox, sandbox_store, twilio):
+def test_texts_with_escapes_and_other_scripts_arrive_unchanged(
+    sandbox, sandbox_store, twilio_client
+):
     """The page's way into the database (COPY text on PostgreSQL, parameters on SQLite) keeps
     every character, and the search finds the words of each."""
-    from transcriptions import queries
+    from transcriptions import table
+    from transcriptions.table import TableFilters
 
     items = [sandbox_store.add(transcription_text=text) for text in ODD_TEXTS]
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     assert_cache_equals(sandbox_store)
     texts = dict(Transcription.objects.values_list("sid", "transcription_text"))
     assert [texts[item.sid] for item in items] == ODD_TEXTS
 
     def found(search: str) -> set[str]:
-        return set(queries.transcription_list(search=search).values_list("sid", flat=True))
+        return set(
+            table.transcription_list(filters=TableFilters(search=search)).values_list(
+                "sid", flat=True
+            )
+        )
 
     assert found("newline there") == {items[0].sid}
     assert found("slash literally") == {items[1].sid}
@@ -136,13 +137,13 @@ def test_texts_with_escapes_and_other_scripts_arrive_unchanged(sandbox, sandbox_
 
 
 @pytest.mark.django_db
-def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio):
+def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio_client):
     """At the real page size (1,000), also on SQLite whose variable limit Django 5.2
     underestimates: the queries per page stay constant, one INSERT each."""
     sandbox_store.seed(count=2500, seed=1)
 
     with CaptureQueriesContext(connection) as queries:
-        run = transcriptions_sync(client=twilio)
+        run = transcriptions_sync(client=twilio_client)
 
     assert run.pages == 3
     inserts = [
@@ -161,7 +162,7 @@ def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio):
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="a limit of SQLite builds before 3.32")
 @pytest.mark.django_db
-def test_upsert_fits_an_old_sqlite_variable_limit(sandbox, sandbox_store, twilio):
+def test_upsert_fits_an_old_sqlite_variable_limit(sandbox, sandbox_store, twilio_client):
     sandbox_store.seed(count=150, seed=2)
     connection.ensure_connection()
     raw = connection.connection
@@ -169,7 +170,7 @@ def test_upsert_fits_an_old_sqlite_variable_limit(sandbox, sandbox_store, twilio
     raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
     try:
         with CaptureQueriesContext(connection) as queries:
-            run = transcriptions_sync(client=twilio)
+            run = transcriptions_sync(client=twilio_client)
     finally:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
 
@@ -183,11 +184,11 @@ def test_upsert_fits_an_old_sqlite_variable_limit(sandbox, sandbox_store, twilio
 
 @pytest.mark.django_db
 def test_resync_applies_exactly_what_changed(
-    sandbox, sandbox_store, twilio, small_pages, make_transcription
+    sandbox, sandbox_store, twilio_client, small_pages, make_transcription
 ):
     sandbox_store.seed(count=60, seed=5)
     other_account_row = make_transcription(account_sid=OTHER_ACCOUNT_SID)
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     items = sandbox_store.all()
     changed = items[3]
     sandbox_store.update(
@@ -207,7 +208,7 @@ def test_resync_applies_exactly_what_changed(
         row.sid: row.synced_at for row in Transcription.objects.filter(sid__in=[items[1].sid])
     }
 
-    run = transcriptions_sync(client=twilio)
+    run = transcriptions_sync(client=twilio_client)
 
     assert (run.rows_seen, run.created, run.updated, run.removed) == (58, 2, 56, 4)
     assert_cache_equals(sandbox_store)
@@ -229,10 +230,10 @@ def test_resync_applies_exactly_what_changed(
 
 @pytest.mark.django_db
 def test_sync_broken_half_way_removes_nothing_and_can_run_again(
-    sandbox, sandbox_store, twilio, small_pages
+    sandbox, sandbox_store, twilio_client, small_pages
 ):
     sandbox_store.seed(count=80, seed=7)
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     gone = [item.sid for item in sandbox_store.all()[:5]]
     for sid in gone:
         sandbox_store.delete(sid)
@@ -243,7 +244,7 @@ def test_sync_broken_half_way_removes_nothing_and_can_run_again(
             sandbox.faults.drop_rate = 1.0
 
     with pytest.raises(TwilioError) as raised:
-        transcriptions_sync(client=twilio, progress=cut_the_line)
+        transcriptions_sync(client=twilio_client, progress=cut_the_line)
 
     failed = SyncRun.objects.latest()
     assert failed.state == SyncRun.State.FAILED
@@ -258,7 +259,7 @@ def test_sync_broken_half_way_removes_nothing_and_can_run_again(
     assert not SyncRun.objects.filter(state=SyncRun.State.RUNNING).exists()
 
     sandbox.faults.drop_rate = 0.0
-    run = transcriptions_sync(client=twilio)
+    run = transcriptions_sync(client=twilio_client)
 
     assert run.state == SyncRun.State.SUCCEEDED
     assert run.removed == 5
@@ -267,14 +268,14 @@ def test_sync_broken_half_way_removes_nothing_and_can_run_again(
 
 @pytest.mark.django_db
 def test_sync_against_an_always_failing_twilio_records_the_reason(
-    sandbox, sandbox_store, twilio, make_transcription
+    sandbox, sandbox_store, twilio_client, make_transcription
 ):
     cached = make_transcription()
     sandbox_store.seed(count=5, seed=1)
     sandbox.faults.error_rate = 1.0
 
     with pytest.raises(TwilioError):
-        transcriptions_sync(client=twilio)
+        transcriptions_sync(client=twilio_client)
 
     run = SyncRun.objects.get()
     assert run.state == SyncRun.State.FAILED
@@ -284,7 +285,7 @@ def test_sync_against_an_always_failing_twilio_records_the_reason(
 
 @pytest.mark.django_db
 def test_stopped_sync_keeps_every_row(
-    sandbox, sandbox_store, twilio, small_pages, make_transcription
+    sandbox, sandbox_store, twilio_client, small_pages, make_transcription
 ):
     stale = make_transcription()  # not at Twilio: a complete pass would remove it
     sandbox_store.seed(count=30, seed=2)
@@ -293,7 +294,7 @@ def test_stopped_sync_keeps_every_row(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        transcriptions_sync(client=twilio, progress=stop)
+        transcriptions_sync(client=twilio_client, progress=stop)
 
     run = SyncRun.objects.get()
     assert run.state == SyncRun.State.FAILED
@@ -301,7 +302,7 @@ def test_stopped_sync_keeps_every_row(
     assert Transcription.objects.filter(pk=stale.pk).exists()
     assert Transcription.objects.count() == 11
 
-    assert transcriptions_sync(client=twilio).removed == 1
+    assert transcriptions_sync(client=twilio_client).removed == 1
     assert_cache_equals(sandbox_store)
 
 
@@ -309,12 +310,12 @@ def test_stopped_sync_keeps_every_row(
 
 
 @pytest.mark.django_db
-def test_sync_is_refused_while_another_runs(sandbox, sandbox_store, twilio):
+def test_sync_is_refused_while_another_runs(sandbox, sandbox_store, twilio_client):
     sandbox_store.seed(count=5, seed=1)
     other = running_run(started_by="web, pid 4242")
 
     with pytest.raises(SyncAlreadyRunning) as raised:
-        transcriptions_sync(client=twilio)
+        transcriptions_sync(client=twilio_client)
 
     since = timezone.localtime(other.started_at).strftime("%H:%M")
     assert str(raised.value) == (
@@ -327,21 +328,23 @@ def test_sync_is_refused_while_another_runs(sandbox, sandbox_store, twilio):
 
 
 @pytest.mark.django_db
-def test_second_sync_started_during_a_sync_is_refused(sandbox, sandbox_store, twilio, small_pages):
+def test_second_sync_started_during_a_sync_is_refused(
+    sandbox, sandbox_store, twilio_client, small_pages
+):
     sandbox_store.seed(count=35, seed=4)
     refusals: list[SyncAlreadyRunning] = []
 
     def start_another(run: SyncRun) -> None:
         if run.pages == 2:
             with pytest.raises(SyncAlreadyRunning) as raised:
-                transcriptions_sync(client=twilio)
+                transcriptions_sync(client=twilio_client)
             refusals.append(raised.value)
             with pytest.raises(SyncAlreadyRunning):
                 recording_transcriptions_sync(
-                    client=twilio, recording_sid=sandbox_store.all()[0].recording_sid
+                    client=twilio_client, recording_sid=sandbox_store.all()[0].recording_sid
                 )
 
-    run = transcriptions_sync(client=twilio, progress=start_another)
+    run = transcriptions_sync(client=twilio_client, progress=start_another)
 
     assert len(refusals) == 1
     assert run.state == SyncRun.State.SUCCEEDED
@@ -381,12 +384,12 @@ def test_second_sync_on_another_connection_is_refused(sandbox, sandbox_store, sm
 
 
 @pytest.mark.django_db
-def test_stale_running_sync_does_not_block(sandbox, sandbox_store, twilio, settings):
+def test_stale_running_sync_does_not_block(sandbox, sandbox_store, twilio_client, settings):
     settings.SYNC_STALE_AFTER_SECONDS = 120
     sandbox_store.seed(count=5, seed=1)
     dead = running_run(heartbeat_age=timedelta(minutes=3))
 
-    run = transcriptions_sync(client=twilio)
+    run = transcriptions_sync(client=twilio_client)
 
     assert run.state == SyncRun.State.SUCCEEDED
     dead.refresh_from_db()
@@ -397,17 +400,17 @@ def test_stale_running_sync_does_not_block(sandbox, sandbox_store, twilio, setti
 
 
 @pytest.mark.django_db
-def test_recent_heartbeat_still_blocks(sandbox, twilio, settings):
+def test_recent_heartbeat_still_blocks(sandbox, twilio_client, settings):
     settings.SYNC_STALE_AFTER_SECONDS = 120
     running_run(heartbeat_age=timedelta(seconds=100))
 
     with pytest.raises(SyncAlreadyRunning):
-        transcriptions_sync(client=twilio)
+        transcriptions_sync(client=twilio_client)
 
 
 @pytest.mark.django_db
 def test_run_taken_over_stops_writing(
-    sandbox, sandbox_store, twilio, small_pages, make_transcription
+    sandbox, sandbox_store, twilio_client, small_pages, make_transcription
 ):
     """A run that another process took over (it looked dead) writes no further page and
     removes nothing, and keeps the reason its taker recorded."""
@@ -420,7 +423,7 @@ def test_run_taken_over_stops_writing(
         )
 
     with pytest.raises(SyncTakenOver):
-        transcriptions_sync(client=twilio, progress=taken_over)
+        transcriptions_sync(client=twilio_client, progress=taken_over)
 
     assert Transcription.objects.count() == 11  # the stale row and the first page only
     assert Transcription.objects.filter(pk=stale.pk).exists()
@@ -431,7 +434,7 @@ def test_run_taken_over_stops_writing(
 
 
 @pytest.mark.django_db
-def test_recording_refresh(sandbox, sandbox_store, twilio, make_transcription):
+def test_recording_refresh(sandbox, sandbox_store, twilio_client, make_transcription):
     recording = "RE" + "a" * 32
     other_recording = "RE" + "b" * 32
     on_recording = [
@@ -439,13 +442,13 @@ def test_recording_refresh(sandbox, sandbox_store, twilio, make_transcription):
         for n in range(3)
     ]
     elsewhere = sandbox_store.add(recording_sid=other_recording, transcription_text="Other.")
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     sandbox_store.delete(on_recording[0].sid)
     sandbox_store.update(on_recording[1].sid, transcription_text="Corrected.")
     sandbox_store.add(recording_sid=recording, transcription_text="Part 3.")
     sandbox_store.delete(elsewhere.sid)
 
-    run = recording_transcriptions_sync(client=twilio, recording_sid=recording)
+    run = recording_transcriptions_sync(client=twilio_client, recording_sid=recording)
 
     assert run.state == SyncRun.State.SUCCEEDED
     assert (run.kind, run.recording_sid) == (SyncRun.Kind.RECORDING, recording)
@@ -463,13 +466,13 @@ def test_recording_refresh(sandbox, sandbox_store, twilio, make_transcription):
 
 
 @pytest.mark.django_db
-def test_recording_twilio_does_not_know_loses_its_rows(sandbox, twilio, make_transcription):
+def test_recording_twilio_does_not_know_loses_its_rows(sandbox, twilio_client, make_transcription):
     recording = "RE" + "c" * 32
     make_transcription(recording_sid=recording)
     make_transcription(recording_sid=recording)
     kept = make_transcription()
 
-    run = recording_transcriptions_sync(client=twilio, recording_sid=recording)
+    run = recording_transcriptions_sync(client=twilio_client, recording_sid=recording)
 
     assert (run.pages, run.rows_seen, run.removed) == (1, 0, 2)
     assert list(Transcription.objects.all()) == [kept]
@@ -479,9 +482,9 @@ def test_recording_twilio_does_not_know_loses_its_rows(sandbox, twilio, make_tra
 @pytest.mark.parametrize(
     "bad", ["", "RE123", "TR" + "a" * 32, "RE" + "g" * 32, "RE" + "a" * 32 + "/x"]
 )
-def test_recording_refresh_rejects_a_malformed_sid(bad, sandbox, twilio):
+def test_recording_refresh_rejects_a_malformed_sid(bad, sandbox, twilio_client):
     with pytest.raises(InvalidRecordingSid, match="is not a recording SID: expected RE followed"):
-        recording_transcriptions_sync(client=twilio, recording_sid=bad)
+        recording_transcriptions_sync(client=twilio_client, recording_sid=bad)
     assert not SyncRun.objects.exists()
     assert sandbox.request_log == []
 
@@ -490,15 +493,15 @@ def test_recording_refresh_rejects_a_malformed_sid(bad, sandbox, twilio):
 
 
 @pytest.mark.django_db
-def test_refresh_updates_the_row_from_twilio(sandbox, sandbox_store, twilio):
+def test_refresh_updates_the_row_from_twilio(sandbox, sandbox_store, twilio_client):
     item = sandbox_store.add(status="in-progress", transcription_text=None, duration=0)
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     sandbox_store.update(
         item.sid, status="completed", transcription_text="Done.", duration=42, price="-0.05000"
     )
     row = Transcription.objects.get(sid=item.sid)
 
-    refreshed = transcription_refresh(transcription=row, client=twilio)
+    refreshed = transcription_refresh(transcription=row, client=twilio_client)
 
     assert refreshed is row
     assert (row.status, row.transcription_text, row.duration) == ("completed", "Done.", 42)
@@ -507,48 +510,52 @@ def test_refresh_updates_the_row_from_twilio(sandbox, sandbox_store, twilio):
 
 @pytest.mark.django_db
 def test_refresh_of_a_transcription_twilio_deleted_raises_and_keeps_the_row(
-    sandbox, sandbox_store, twilio
+    sandbox, sandbox_store, twilio_client
 ):
     item = sandbox_store.add(transcription_text="Soon gone.")
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     sandbox_store.delete(item.sid)
     row = Transcription.objects.get(sid=item.sid)
 
     with pytest.raises(TwilioNotFound):
-        transcription_refresh(transcription=row, client=twilio)
+        transcription_refresh(transcription=row, client=twilio_client)
     assert Transcription.objects.get(sid=item.sid).transcription_text == "Soon gone."
 
 
 @pytest.mark.django_db
-def test_text_fetch_fills_missing_text_once(sandbox, sandbox_store, twilio):
+def test_text_fetch_fills_missing_text_once(sandbox, sandbox_store, twilio_client):
     item = sandbox_store.add(transcription_text="Hello <b>there</b>.")
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     Transcription.objects.filter(sid=item.sid).update(transcription_text=None)
     row = Transcription.objects.get(sid=item.sid)
     requests_before = len(sandbox.request_log)
 
-    assert transcription_text_fetch(transcription=row, client=twilio) == "Hello <b>there</b>."
+    assert (
+        transcription_text_fetch(transcription=row, client=twilio_client) == "Hello <b>there</b>."
+    )
     assert Transcription.objects.get(sid=item.sid).transcription_text == "Hello <b>there</b>."
     assert len(sandbox.request_log) == requests_before + 1
     # Cached now: no second request.
-    assert transcription_text_fetch(transcription=row, client=twilio) == "Hello <b>there</b>."
+    assert (
+        transcription_text_fetch(transcription=row, client=twilio_client) == "Hello <b>there</b>."
+    )
     assert len(sandbox.request_log) == requests_before + 1
 
 
 @pytest.mark.django_db
-def test_text_fetch_when_twilio_has_no_text(sandbox, sandbox_store, twilio):
+def test_text_fetch_when_twilio_has_no_text(sandbox, sandbox_store, twilio_client):
     item = sandbox_store.add(status="in-progress", transcription_text=None)
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     row = Transcription.objects.get(sid=item.sid)
 
-    assert transcription_text_fetch(transcription=row, client=twilio) is None
+    assert transcription_text_fetch(transcription=row, client=twilio_client) is None
 
 
 # Retention
 
 
 @pytest.mark.django_db
-def test_sync_keeps_no_text_past_retention(sandbox, sandbox_store, twilio, settings):
+def test_sync_keeps_no_text_past_retention(sandbox, sandbox_store, twilio_client, settings):
     settings.TRANSCRIPT_TEXT_RETENTION_DAYS = 30
     now = datetime.now(UTC)
     recent = sandbox_store.add(
@@ -556,7 +563,7 @@ def test_sync_keeps_no_text_past_retention(sandbox, sandbox_store, twilio, setti
     )
     old = sandbox_store.add(transcription_text="Old call.", date_created=now - timedelta(days=31))
 
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
 
     assert Transcription.objects.get(sid=recent.sid).transcription_text == "Recent call."
     old_row = Transcription.objects.get(sid=old.sid)
@@ -570,7 +577,7 @@ def test_sync_keeps_no_text_past_retention(sandbox, sandbox_store, twilio, setti
 
 @pytest.mark.django_db
 def test_text_fetch_past_retention_fetches_nothing_and_clears(
-    sandbox, twilio, settings, make_transcription
+    sandbox, twilio_client, settings, make_transcription
 ):
     settings.TRANSCRIPT_TEXT_RETENTION_DAYS = 30
     old = make_transcription(date_created=timezone.now() - timedelta(days=40))
@@ -578,8 +585,8 @@ def test_text_fetch_past_retention_fetches_nothing_and_clears(
         date_created=timezone.now() - timedelta(days=40), transcription_text=None
     )
 
-    assert transcription_text_fetch(transcription=old, client=twilio) is None
-    assert transcription_text_fetch(transcription=missing, client=twilio) is None
+    assert transcription_text_fetch(transcription=old, client=twilio_client) is None
+    assert transcription_text_fetch(transcription=missing, client=twilio_client) is None
 
     assert Transcription.objects.get(pk=old.pk).transcription_text is None
     assert sandbox.request_log == []
@@ -603,14 +610,16 @@ def test_purge_clears_only_text_past_retention(settings, make_transcription):
     assert purge_transcript_text(now=now + timedelta(days=2)) == 1
 
 
-def test_a_page_read_before_a_delete_does_not_bring_the_row_back(twilio, sandbox_store, deleter):
+def test_a_page_read_before_a_delete_does_not_bring_the_row_back(
+    twilio_client, sandbox_store, deleter
+):
     from transcriptions.deletion import transcription_delete
 
     sandbox_store.seed(count=25, seed=11)
-    transcriptions_sync(client=twilio)
+    transcriptions_sync(client=twilio_client)
     victim = sandbox_store.all()[14]
     transcription_delete(
-        transcription=Transcription.objects.get(sid=victim.sid), client=twilio, actor=deleter
+        transcription=Transcription.objects.get(sid=victim.sid), client=twilio_client, actor=deleter
     )
     assert sandbox_store.get(victim.sid) is None
 
@@ -622,7 +631,7 @@ def test_a_page_read_before_a_delete_does_not_bring_the_row_back(twilio, sandbox
         transcription_text=victim.transcription_text,
         date_created=victim.date_created,
     )
-    run = transcriptions_sync(client=twilio)
+    run = transcriptions_sync(client=twilio_client)
     assert not Transcription.objects.filter(sid=victim.sid).exists()
     assert Transcription.objects.count() == 24
     assert run.rows_seen == 24

@@ -745,7 +745,7 @@ def _response(status: int, body: bytes, content_type: str) -> requests.Response:
 
 
 def test_error_bodies_that_are_not_twilio_json_are_tolerated():
-    from transcriptions.twilio_client import _error_from_response
+    from transcriptions.twilio_wire import error_from_response as _error_from_response
 
     html = _error_from_response(
         _response(502, b"<html><body>upstream broke: token=abc</body></html>", "text/html")

@@ -37,14 +37,6 @@ def resource_path(sid: str) -> str:
 
 
 @pytest.fixture
-def twilio(sandbox, settings):
-    """The sandbox as Twilio, with quick retries so that fault tests stay fast."""
-    settings.TWILIO_MAX_ATTEMPTS = 2
-    settings.TWILIO_BACKOFF_CAP_SECONDS = 0.05
-    return sandbox
-
-
-@pytest.fixture
 def pair(twilio, make_transcription):
     """An item at Twilio and its cached row."""
     item = twilio.store.add(transcription_text="Thanks for calling.", duration=12)

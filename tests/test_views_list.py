@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import HTMX
-from transcriptions import queries
 from transcriptions.models import SyncRun, Transcription
+from transcriptions.table import planner
 
 pytestmark = pytest.mark.django_db
 
@@ -334,9 +334,9 @@ def test_paging_through_a_filtered_set_while_rows_come_and_go(
     walks, checking each row against the set of matches or looking it up in the word index;
     the "by index walks" and "by probes" ways make every search take those ways."""
     if way in ("search by index walks", "search by probes"):
-        monkeypatch.setattr(queries, "FEW_MATCHES", 0)
+        monkeypatch.setattr(planner, "FEW_MATCHES", 0)
     if way == "search by probes":
-        monkeypatch.setattr(queries, "_probe_chosen", lambda filters: True)
+        monkeypatch.setattr(planner, "_probe_chosen", lambda query: True)
     base = datetime(2024, 6, 1, tzinfo=UTC)
     statuses = ("completed", "failed", "in-progress")
     matching = []
@@ -576,8 +576,8 @@ def test_counts_too_costly_for_the_page_come_in_a_second_request(
     make_transcription(transcription_text="warranty again", status="completed")
     make_transcription(transcription_text="unrelated")
     # As with a frequent word at a million rows.
-    monkeypatch.setattr(queries, "FEW_MATCHES", 0)
-    monkeypatch.setattr(queries, "_many_matches", lambda filters, *, vendor: True)
+    monkeypatch.setattr(planner, "FEW_MATCHES", 0)
+    monkeypatch.setattr(planner, "_many_matches", lambda query: True)
 
     html = page_for(client, reviewer, q="warranty").content.decode()
     assert len(re.findall(r'<tr data-sid="', html)) == 5
@@ -625,7 +625,7 @@ def test_row_cells_read_as_the_template_filters_would_write_them(settings, make_
 
     from django.template import Context, Template
 
-    from transcriptions.views import TableRow
+    from transcriptions.table import TableRow
 
     settings.TIME_ZONE = "America/New_York"
     template = Template(

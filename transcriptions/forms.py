@@ -1,93 +1,21 @@
-"""The review table's filter form: GET parameters q, status, recording, dates, sort, per_page."""
+"""Every form of the desk: the table's filters, the audit trail's filters, the retention
+policy and its confirmation, and the bulk deletion's confirmation. Each validates input into
+the object the reads and writes take; none touches the database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from urllib.parse import urlencode
+from datetime import date, datetime, timedelta
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils import timezone
 
-from .models import TranscriptionStatus
-from .queries import DEFAULT_SORT
-
-SORT_CHOICES = [
-    ("-created", "Newest first"),
-    ("created", "Oldest first"),
-    ("-duration", "Longest first"),
-    ("duration", "Shortest first"),
-    ("status", "Status A–Z"),
-    ("-status", "Status Z–A"),
-]
-PER_PAGE_CHOICES = [(25, "25"), (50, "50"), (100, "100")]
-DEFAULT_PER_PAGE = 25
-
-
-@dataclass(frozen=True)
-class TableFilters:
-    """The filters the table applies: only values that passed validation, defaults otherwise."""
-
-    search: str = ""
-    statuses: tuple[str, ...] = ()
-    recording_sid: str | None = None
-    created_from: date | None = None
-    created_to: date | None = None
-    sort: str = DEFAULT_SORT
-    per_page: int = DEFAULT_PER_PAGE
-
-    def query_kwargs(self) -> dict:
-        """Keyword arguments for `queries.transcription_list`."""
-        return {
-            "search": self.search,
-            "statuses": self.statuses,
-            "recording_sid": self.recording_sid,
-            "created_from": self.created_from,
-            "created_to": self.created_to,
-            "sort": self.sort,
-        }
-
-    def facet_kwargs(self) -> dict:
-        """Keyword arguments for `queries.status_counts`: every filter but status itself."""
-        kwargs = self.query_kwargs()
-        del kwargs["statuses"], kwargs["sort"]
-        return kwargs
-
-    @property
-    def is_filtered(self) -> bool:
-        """Whether anything narrows the rows (sort and page size do not)."""
-        return bool(
-            self.search
-            or self.statuses
-            or self.recording_sid
-            or self.created_from
-            or self.created_to
-        )
-
-    def params(self, **changes: object) -> list[tuple[str, str]]:
-        """The canonical query parameters for these filters: defaults left out, so that a
-        bookmarked or shared URL is short. `changes` override by parameter name (None drops)."""
-        values: dict[str, object] = {
-            "q": self.search,
-            "status": list(self.statuses),
-            "recording": self.recording_sid,
-            "date_from": self.created_from.isoformat() if self.created_from else None,
-            "date_to": self.created_to.isoformat() if self.created_to else None,
-            "sort": self.sort if self.sort != DEFAULT_SORT else None,
-            "per_page": self.per_page if self.per_page != DEFAULT_PER_PAGE else None,
-        }
-        values.update(changes)
-        pairs: list[tuple[str, str]] = []
-        for name, value in values.items():
-            for item in value if isinstance(value, list) else [value]:
-                if item not in (None, ""):
-                    pairs.append((name, str(item)))
-        return pairs
-
-    def url(self, base: str, **changes: object) -> str:
-        """`base` with the canonical query string for these filters (see `params`)."""
-        query = urlencode(self.params(**changes))
-        return f"{base}?{query}" if query else base
+from .models import AuditEvent, TranscriptionStatus
+from .retention import MAX_DAYS, RetentionPolicy
+from .sids import RECORDING_SID_RE, sid_canonical
+from .table import DEFAULT_PER_PAGE, DEFAULT_SORT, PER_PAGE_CHOICES, SORT_LABELS, TableFilters
+from .words import typed_count_matches
 
 
 class StatusChoiceField(forms.MultipleChoiceField):
@@ -129,7 +57,7 @@ class TranscriptionFilterForm(forms.Form):
         strip=True,
         validators=[
             RegexValidator(
-                r"^RE[0-9a-fA-F]{32}$",
+                RECORDING_SID_RE,
                 "Not a recording SID (RE and 32 hexadecimal digits); recording filter ignored.",
             )
         ],
@@ -154,13 +82,13 @@ class TranscriptionFilterForm(forms.Form):
     sort = forms.ChoiceField(
         label="Sort",
         required=False,
-        choices=SORT_CHOICES,
+        choices=list(SORT_LABELS.items()),
         error_messages={"invalid_choice": "Unknown sort “%(value)s”; showing newest first."},
     )
     per_page = forms.TypedChoiceField(
         label="Per page",
         required=False,
-        choices=PER_PAGE_CHOICES,
+        choices=[(n, str(n)) for n in PER_PAGE_CHOICES],
         coerce=int,
         empty_value=DEFAULT_PER_PAGE,
         error_messages={
@@ -180,7 +108,7 @@ class TranscriptionFilterForm(forms.Form):
     def clean_recording(self) -> str:
         value = self.cleaned_data["recording"]
         # Twilio's SIDs are lower-case hex after the prefix; accept any case as typed.
-        return value[:2] + value[2:].lower() if value else value
+        return sid_canonical(value) if value else value
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -202,3 +130,121 @@ class TranscriptionFilterForm(forms.Form):
             sort=data.get("sort") or DEFAULT_SORT,
             per_page=data.get("per_page") or DEFAULT_PER_PAGE,
         )
+
+
+# ---- The audit trail ----
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The filters the audit page applies: only values that passed validation."""
+
+    username: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's GET filters. Invalid fields are reported and left out of the query."""
+
+    user = forms.CharField(required=False, max_length=150, label="User")
+    action = forms.ChoiceField(
+        required=False, choices=[("", "Any action"), *AuditEvent.Action.choices], label="Action"
+    )
+    date_from = forms.DateField(required=False, label="From")
+    date_to = forms.DateField(required=False, label="To")
+
+    def filters(self) -> AuditFilters:
+        """The valid part of the input; call after `is_valid()`."""
+        data = getattr(self, "cleaned_data", {})
+        return AuditFilters(
+            username=(data.get("user") or "").strip(),
+            action=data.get("action") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )
+
+
+# ---- Retention ----
+
+
+class RetentionPolicyForm(forms.Form):
+    """The retention page's policy: a number of days and, optionally, one status."""
+
+    older_than_days = forms.IntegerField(
+        label="Older than (days)",
+        min_value=0,
+        max_value=MAX_DAYS,
+        error_messages={
+            "required": "Enter a number of days.",
+            "invalid": "Enter a whole number of days.",
+            "min_value": "The number of days cannot be negative.",
+        },
+    )
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("", "Any status"), *TranscriptionStatus.choices],
+        error_messages={"invalid_choice": "Unknown status “%(value)s”."},
+    )
+
+    def policy(self) -> RetentionPolicy:
+        """The validated policy; call after `is_valid()` returned True."""
+        return RetentionPolicy(
+            older_than_days=self.cleaned_data["older_than_days"],
+            status=self.cleaned_data.get("status") or None,
+        )
+
+
+class RetentionConfirmForm(RetentionPolicyForm):
+    """The confirming step: the policy again, the cutoff its preview used, and the count as
+    typed by the user, which must equal the number of transcriptions the policy now covers."""
+
+    cutoff = forms.DateTimeField(widget=forms.HiddenInput)
+    typed_count = forms.CharField(
+        label="Type the count to confirm",
+        max_length=20,
+        error_messages={"required": "Type the count to confirm. Nothing deleted."},
+    )
+
+    def clean_cutoff(self) -> datetime:
+        cutoff = self.cleaned_data["cutoff"]
+        return cutoff if timezone.is_aware(cutoff) else timezone.make_aware(cutoff)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        days, cutoff = cleaned.get("older_than_days"), cleaned.get("cutoff")
+        # A cutoff later than the policy allows would reach younger transcriptions.
+        latest = None if days is None else timezone.now() - timedelta(days=days)
+        if latest is not None and cutoff is not None and cutoff > latest:
+            self.add_error(None, "The preview does not match the policy; preview it again.")
+        return cleaned
+
+    def typed_count_matches(self, count: int) -> bool:
+        return typed_count_matches(self.cleaned_data.get("typed_count"), count)
+
+
+# ---- Bulk deletion ----
+
+
+class BulkConfirmForm(forms.Form):
+    """The bulk deletion's confirmation: a reason (kept in the audit trail) and, above
+    `TYPED_CONFIRM_ABOVE` items, the count typed to match."""
+
+    reason = forms.CharField(max_length=2000, required=False)
+    confirm_count = forms.CharField(max_length=20, required=False)
+
+    def reason_text(self) -> str:
+        return " ".join(self.data.get("reason", "").split())
+
+    def errors_for(self, *, count: int, needs_typed_count: bool) -> list[str]:
+        """What stops the deletion of `count` items, in words (empty when nothing does)."""
+        errors = []
+        if count == 0:
+            errors.append("None of the chosen transcriptions is in the list any more.")
+        if not self.reason_text():
+            errors.append("Give a reason: it is kept in the audit trail.")
+        if needs_typed_count and not typed_count_matches(self.data.get("confirm_count"), count):
+            errors.append(f"Type the number of transcriptions to delete ({count}) to confirm.")
+        return errors

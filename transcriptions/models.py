@@ -62,6 +62,13 @@ class Transcription(models.Model):
         return reverse("transcriptions:detail", kwargs={"sid": self.sid})
 
 
+# Schema facts that the reads and the sync need: the word index lives outside Django's models.
+TRANSCRIPTION_TABLE = "transcriptions_transcription"
+FTS_TABLE = f"{TRANSCRIPTION_TABLE}_fts"  # SQLite only (migration 0006)
+FTS_TERMS_TABLE = f"{FTS_TABLE}_terms"  # SQLite only (migration 0007)
+SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migrations 0006, 0008)
+
+
 class TranscriptionCount(models.Model):
     """How many cached transcriptions have each status, kept exact by database triggers on
     every insert, delete and status change (migration 0006), so the table's totals never

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from .days import day_after, day_start
 from .models import Transcription, TranscriptionStatus
 
 PERIODS = (30, 90)
@@ -109,10 +110,6 @@ class StatusOverview:
         return rate_text(self.failure_rate)
 
 
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
-
-
 def status_overview(*, days: int, today: date | None = None) -> StatusOverview:
     """Transcriptions created per day and status over the `days` days ending with `today`
     (default: today in the TIME_ZONE setting), counted by the database in one query."""
@@ -121,8 +118,8 @@ def status_overview(*, days: int, today: date | None = None) -> StatusOverview:
     first_day = last_day - timedelta(days=days - 1)
     rows = (
         Transcription.objects.filter(
-            date_created__gte=_day_start(first_day),
-            date_created__lt=_day_start(last_day + timedelta(days=1)),
+            date_created__gte=day_start(first_day),
+            date_created__lt=day_after(last_day),
         )
         .annotate(day=TruncDate("date_created", tzinfo=tz))
         .values("day", "status")

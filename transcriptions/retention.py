@@ -1,29 +1,29 @@
-"""The retention policy: delete the transcriptions older than a number of days (optionally only
-those of one status), previewed first, then run as one bulk deletion.
+"""Both retentions, each counted from `date_created` as Twilio reports it:
 
-The age is counted from `date_created`, as Twilio reports it. The preview and the run share one
-cutoff instant, so a run deletes exactly what its preview counted (less whatever a sync or
-another delete removed meanwhile), never rows that only crossed the line since.
+* Text retention (TRANSCRIPT_TEXT_RETENTION_DAYS): how long the cache may keep a transcript's
+  text. Syncs and fetches leave older text out, and `purge_transcript_text` clears it.
+* The deletion policy: delete at Twilio the transcriptions older than a number of days
+  (optionally of one status), previewed first, then run as one bulk deletion. The preview and
+  the run share one cutoff instant, so a run deletes exactly what its preview counted (less
+  whatever a sync or another delete removed meanwhile), never rows that only crossed the line
+  since.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from django import forms
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import deletion
 from .audit import audit_record
-from .models import AuditEvent, Transcription, TranscriptionStatus
-
-if TYPE_CHECKING:
-    from .models import BulkDeletion
+from .bulk_deletion import BulkDeletionRefused, bulk_deletion_start
+from .models import AuditEvent, BulkDeletion, Transcription, TranscriptionStatus
 
 RETENTION_REASON = "retention policy"
 # Beyond this, a timedelta overflows and no transcription could be that old anyway.
@@ -132,10 +132,13 @@ def retention_apply(
     actor: Actor,
     via: str = "",
 ) -> RetentionStarted:
-    """Start the bulk deletion (reason "retention policy") of every transcription the policy
-    covers at `cutoff`, and record on the audit trail who applied which policy.
+    """Record the bulk deletion (reason "retention policy") of every transcription the policy
+    covers at `cutoff`, and on the audit trail who applied which policy. The caller queues
+    it (`tasks.bulk_deletion_enqueue`).
 
-    Deletion itself happens in the background job, at Twilio first, item by item. `via` names
+    Deletion itself happens in the background job, at Twilio first, item by item. Raises
+    TwilioNotConfigured without Twilio credentials, RetentionPolicyError when nothing is
+    covered. `via` names
     where the policy was applied from when there is no user ("command line")."""
     sids = list(
         retention_queryset(policy=policy, cutoff=cutoff).values_list("sid", flat=True).iterator()
@@ -148,10 +151,10 @@ def retention_apply(
         "created_before": cutoff.isoformat(),
     }
     try:
-        bulk = deletion.bulk_deletion_start(
+        bulk = bulk_deletion_start(
             actor=actor, sids=sids, reason=RETENTION_REASON, filter_params=filter_params
         )
-    except ValueError as exc:
+    except BulkDeletionRefused as exc:
         raise RetentionPolicyError(str(exc)) from None
     by = f" from the {via}" if via else ""
     audit_record(
@@ -165,58 +168,35 @@ def retention_apply(
     return RetentionStarted(bulk_deletion=bulk, count=len(sids))
 
 
-class RetentionPolicyForm(forms.Form):
-    """The retention page's policy: a number of days and, optionally, one status."""
-
-    older_than_days = forms.IntegerField(
-        label="Older than (days)",
-        min_value=0,
-        max_value=MAX_DAYS,
-        error_messages={
-            "required": "Enter a number of days.",
-            "invalid": "Enter a whole number of days.",
-            "min_value": "The number of days cannot be negative.",
-        },
-    )
-    status = forms.ChoiceField(
-        label="Status",
-        required=False,
-        choices=[("", "Any status"), *TranscriptionStatus.choices],
-        error_messages={"invalid_choice": "Unknown status “%(value)s”."},
-    )
-
-    def policy(self) -> RetentionPolicy:
-        """The validated policy; call after `is_valid()` returned True."""
-        return RetentionPolicy(
-            older_than_days=self.cleaned_data["older_than_days"],
-            status=self.cleaned_data.get("status") or None,
-        )
+# ---- Text retention: how long the cache may keep transcript text ----
 
 
-class RetentionConfirmForm(RetentionPolicyForm):
-    """The confirming step: the policy again, the cutoff its preview used, and the count as
-    typed by the user, which must equal the number of transcriptions the policy now covers."""
+def retention_cutoff(*, now: datetime | None = None) -> datetime | None:
+    """The moment before which cached text must not be kept, or None when
+    TRANSCRIPT_TEXT_RETENTION_DAYS is not set (text lives as long as Twilio keeps it)."""
+    days = getattr(settings, "TRANSCRIPT_TEXT_RETENTION_DAYS", None)
+    if days is None:
+        return None
+    if days < 0:
+        raise ImproperlyConfigured("TRANSCRIPT_TEXT_RETENTION_DAYS must be 0 or more.")
+    return (now or timezone.now()) - timedelta(days=days)
 
-    cutoff = forms.DateTimeField(widget=forms.HiddenInput)
-    typed_count = forms.CharField(
-        label="Type the count to confirm",
-        max_length=20,
-        error_messages={"required": "Type the count to confirm. Nothing deleted."},
-    )
 
-    def clean_cutoff(self) -> datetime:
-        cutoff = self.cleaned_data["cutoff"]
-        return cutoff if timezone.is_aware(cutoff) else timezone.make_aware(cutoff)
+def is_past(date_created: datetime | None, cutoff: datetime | None) -> bool:
+    return cutoff is not None and date_created is not None and date_created < cutoff
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        days, cutoff = cleaned.get("older_than_days"), cleaned.get("cutoff")
-        # A cutoff later than the policy allows would reach younger transcriptions.
-        latest = None if days is None else timezone.now() - timedelta(days=days)
-        if latest is not None and cutoff is not None and cutoff > latest:
-            self.add_error(None, "The preview does not match the policy; preview it again.")
-        return cleaned
 
-    def typed_count_matches(self, count: int) -> bool:
-        typed = (self.cleaned_data.get("typed_count") or "").strip().replace(",", "")
-        return typed == str(count)
+def text_is_past_retention(transcription: Transcription) -> bool:
+    """Whether the retention setting forbids keeping this transcription's text."""
+    return is_past(transcription.date_created, retention_cutoff())
+
+
+def purge_transcript_text(*, now: datetime | None = None) -> int:
+    """Clear the cached text of every transcription older than the retention window; returns
+    how many were cleared (0 when retention is not set)."""
+    cutoff = retention_cutoff(now=now)
+    if cutoff is None:
+        return 0
+    return Transcription.objects.filter(
+        date_created__lt=cutoff, transcription_text__isnull=False
+    ).update(transcription_text=None)

@@ -1,19 +1,31 @@
-"""Background tasks, run by `python manage.py db_worker` processes (django-tasks with the
-database backend). Each task is a thin wrapper: the work itself lives in the module that owns
-it, so a command or a test can run it directly too."""
+"""Everything that touches the queue: the background tasks, run by `python manage.py db_worker`
+processes (django-tasks with the database backend), and the calls that queue them. Writes
+elsewhere only record work; their callers queue it here on the next line. Each task is a thin
+wrapper: the work itself lives in the module that owns it, so a command or a test can run it
+directly too."""
 
 from __future__ import annotations
 
-from django_tasks import task
+import logging
+from dataclasses import dataclass
 
-from . import deletion, sync
-from .twilio_client import get_client
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django_tasks import task
+from django_tasks.base import TaskResultStatus
+from django_tasks.exceptions import TaskResultDoesNotExist
+
+from . import bulk_deletion, sync
+from .models import BulkDeletion
+from .twilio_client import twilio_configuration_check
+
+logger = logging.getLogger(__name__)
 
 
 @task()
 def run_bulk_deletion(bulk_deletion_id: int) -> dict[str, object] | None:
     """Run (or resume) one bulk deletion in this worker; returns its state and counters."""
-    bulk = deletion.bulk_deletion_run(bulk_deletion_id=bulk_deletion_id)
+    bulk = bulk_deletion.bulk_deletion_run(bulk_deletion_id=bulk_deletion_id)
     if bulk is None:
         return None
     return {
@@ -32,7 +44,7 @@ def run_sync(started_by: str = "") -> dict[str, object]:
     A sync already running is not an error of this task: it reports "refused" and the page
     follows the run that is going on."""
     try:
-        run = sync.transcriptions_sync(client=get_client(), started_by=started_by)
+        run = sync.transcriptions_sync(started_by=started_by)
     except sync.SyncAlreadyRunning as exc:
         return {"state": "refused", "running_run": exc.running.pk}
     return {
@@ -42,3 +54,74 @@ def run_sync(started_by: str = "") -> dict[str, object]:
         "rows": run.rows_seen,
         "removed": run.removed,
     }
+
+
+def _is_waiting(result_of, task_id: str) -> bool | None:
+    """Whether the task is still queued, waiting for a worker to take it; None when the queue
+    knows no such task."""
+    if not task_id:
+        return None
+    try:
+        return result_of(task_id).status == TaskResultStatus.READY
+    except (TaskResultDoesNotExist, ValueError, ValidationError):
+        return None
+
+
+# Bulk deletions
+
+
+def bulk_deletion_enqueue(bulk: BulkDeletion) -> None:
+    """Queue the job that runs a recorded bulk deletion, and remember its task id."""
+    result = run_bulk_deletion.enqueue(bulk_deletion_id=bulk.pk)
+    bulk_deletion.bulk_deletion_task_recorded(bulk, str(result.id))
+
+
+def bulk_deletion_resume_if_stale(*, bulk: BulkDeletion) -> bool:
+    """Queue the job again for an unfinished bulk deletion whose worker has gone silent
+    (a stale heartbeat) and whose task is not simply waiting in the queue. Of concurrent
+    callers only one queues it. Returns whether it did."""
+    if not bulk_deletion.bulk_deletion_looks_stale(bulk):
+        return False
+    if _is_waiting(run_bulk_deletion.get_result, bulk.task_id):
+        return False
+    if not bulk_deletion.bulk_deletion_take_over(bulk):
+        return False
+    logger.warning("Bulk deletion #%s had no live worker; enqueued it again", bulk.pk)
+    bulk_deletion_enqueue(bulk)
+    return True
+
+
+def resume_bulk_deletions() -> list[int]:
+    """Resume every unfinished bulk deletion whose worker died (see
+    `bulk_deletion_resume_if_stale`); returns their ids. Run it when workers start."""
+    return [
+        bulk.pk
+        for bulk in bulk_deletion.bulk_deletions_unfinished()
+        if bulk_deletion_resume_if_stale(bulk=bulk)
+    ]
+
+
+# Syncs started from the page
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What asking for a sync did: queued one (its task id), or found one running."""
+
+    task_id: str
+    message: str
+
+
+def sync_request(*, started_by: str) -> SyncRequest:
+    """Queue a full sync for a worker, unless one of the account is already running. Raises
+    TwilioNotConfigured without Twilio credentials."""
+    twilio_configuration_check()
+    if sync.running_run(settings.TWILIO_ACCOUNT_SID) is not None:
+        return SyncRequest(task_id="", message="A sync is already running; showing its progress.")
+    result = run_sync.enqueue(started_by=started_by)
+    return SyncRequest(task_id=str(result.id), message="Sync queued.")
+
+
+def sync_task_waiting(task_id: str) -> bool | None:
+    """Whether the queued sync task is still waiting for a worker; None for an unknown task."""
+    return _is_waiting(run_sync.get_result, task_id)

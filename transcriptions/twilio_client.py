@@ -1,35 +1,50 @@
 """The one module that speaks Twilio's REST API (2010-04-01) for Transcriptions.
 
-It knows Twilio's URLs, its HTTP Basic auth, the JSON shapes of a transcription and of a list
-page, and Twilio's error bodies. Everything else in the project sees `TwilioClient`, the
-`TwilioTranscription` dataclass, and `TwilioError` / `TwilioNotFound`.
+It knows Twilio's URLs, its HTTP Basic auth, paging, timeouts and retries; the shapes of what
+Twilio sends are read by `twilio_wire`. Everything else in the project sees `TwilioClient`, the
+`TwilioTranscription` dataclass, and `TwilioError` with its subclasses, all importable from here.
 
 Credentials and transcript text are never logged and never put into an exception message or
-a repr: the auth pair lives only in a private attribute handed to `requests` per request, and
-`TwilioTranscription.transcription_text` is left out of the dataclass repr.
+a repr: the auth pair lives only in a private attribute handed to `requests` per request.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import re
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
+
+from .twilio_wire import (
+    TwilioError,
+    TwilioNotConfigured,
+    TwilioNotFound,
+    TwilioTranscription,
+    error_from_response,
+    malformed,
+)
+
+__all__ = [
+    "TwilioClient",
+    "TwilioError",
+    "TwilioNotConfigured",
+    "TwilioNotFound",
+    "TwilioTranscription",
+    "client_or_settings",
+    "get_client",
+    "twilio_configuration_check",
+    "twilio_configuration_problem",
+    "twilio_is_configured",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,228 +55,6 @@ MAX_PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # The first retry waits up to this long; each further retry doubles it, up to the cap.
 BACKOFF_BASE_SECONDS = 0.5
-
-
-class TwilioError(Exception):
-    """Twilio answered with an error, or could not be reached.
-
-    `status` is the HTTP status (None when no answer arrived at all), `code` Twilio's error code
-    (https://www.twilio.com/docs/errors/<code>), `message` Twilio's message or ours, and
-    `more_info` Twilio's link for the code. None of them carries credentials or transcript text.
-    """
-
-    def __init__(
-        self,
-        status: int | None,
-        code: int | None,
-        message: str,
-        more_info: str | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.more_info = more_info
-        super().__init__(status, code, message, more_info)
-
-    def __str__(self) -> str:
-        head = "Twilio error" if self.status is None else f"Twilio error {self.status}"
-        if self.code is not None:
-            head += f" (code {self.code})"
-        text = f"{head}: {self.message}"
-        if self.more_info:
-            text += f" ({self.more_info})"
-        return text
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
-            f"message={self.message!r}, more_info={self.more_info!r})"
-        )
-
-
-class TwilioNotFound(TwilioError):
-    """Twilio answered 404: the resource does not exist (or never did, or was deleted, or the
-    path names another account)."""
-
-
-class TwilioNotConfigured(TwilioError, ImproperlyConfigured):
-    """The settings do not name an account and its credentials; the message names the missing
-    variable (never a value). Nothing was sent to Twilio."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(None, None, f"Twilio is not configured: {problem}")
-
-    def __str__(self) -> str:
-        return self.message
-
-
-@dataclass(frozen=True, slots=True)
-class TwilioTranscription:
-    """One Transcription resource as Twilio describes it, with Twilio's wire strings turned
-    into Python types: dates as aware UTC datetimes, `duration` as whole seconds, `price` as
-    a Decimal (negative for charges; None until Twilio has priced it)."""
-
-    sid: str
-    account_sid: str | None
-    recording_sid: str | None
-    status: str | None
-    transcription_text: str | None = field(repr=False)
-    duration: int | None
-    price: Decimal | None
-    price_unit: str | None
-    type: str | None
-    api_version: str | None
-    date_created: datetime | None
-    date_updated: datetime | None
-    uri: str | None
-
-    @classmethod
-    def from_twilio(cls, data: dict[str, Any]) -> TwilioTranscription:
-        """Build from one transcription object of Twilio's JSON (instance or list item).
-
-        Raises TwilioError naming the field (never its value) when the object is not shaped
-        like a Twilio transcription."""
-        if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
-            raise _malformed("a transcription without a sid")
-        return cls(
-            sid=data["sid"],
-            account_sid=_optional_str(data, "account_sid"),
-            recording_sid=_optional_str(data, "recording_sid"),
-            status=_optional_str(data, "status"),
-            transcription_text=_optional_str(data, "transcription_text"),
-            duration=_parse_duration(data.get("duration")),
-            price=_parse_price(data.get("price")),
-            price_unit=_optional_str(data, "price_unit"),
-            type=_optional_str(data, "type"),
-            api_version=_optional_str(data, "api_version"),
-            date_created=_parse_date(data.get("date_created"), "date_created"),
-            date_updated=_parse_date(data.get("date_updated"), "date_updated"),
-            uri=_optional_str(data, "uri"),
-        )
-
-
-def _malformed(what: str) -> TwilioError:
-    return TwilioError(None, None, f"Twilio answered with {what}")
-
-
-def _optional_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _malformed(f"a transcription whose {key} is not a string")
-
-
-# Twilio's own spelling of an RFC 2822 date in GMT, read without the general parser, which
-# took a third of the time a sync spends reading Twilio's pages.
-_GMT_DATE_RE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-    r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) \+0000"
-)
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
-
-
-def _parse_date(value: Any, key: str) -> datetime | None:
-    """Twilio writes RFC 2822 dates in GMT ("Sun, 13 Feb 2011 02:12:08 +0000")."""
-    if value is None or value == "":
-        return None
-    match = _GMT_DATE_RE.fullmatch(value) if isinstance(value, str) else None
-    if match:
-        day, month, year, hour, minute, second = match.groups()
-        try:
-            return datetime(
-                int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
-            )
-        except ValueError as exc:
-            raise _malformed(f"a transcription whose {key} is not an RFC 2822 date") from exc
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError) as exc:
-        raise _malformed(f"a transcription whose {key} is not an RFC 2822 date") from exc
-    # "-0000" (RFC 2822's "zone unknown") parses as naive; Twilio means GMT either way.
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _parse_duration(value: Any) -> int | None:
-    """Twilio sends whole seconds as a string ("10")."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise _malformed("a transcription whose duration is not a whole number") from exc
-
-
-def _parse_price(value: Any) -> Decimal | None:
-    """Twilio sends a decimal string ("-0.05000") although its spec says number; take both."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise _malformed("a transcription whose price is not a number")
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise _malformed("a transcription whose price is not a number") from exc
-    if not price.is_finite():
-        raise _malformed("a transcription whose price is not a number")
-    return price
-
-
-def _error_from_response(response: requests.Response) -> TwilioError:
-    """Turn an error answer into TwilioError (TwilioNotFound for 404).
-
-    Twilio's error body is JSON (`code`, `message`, `more_info`, `status`, sometimes `detail`),
-    or `<TwilioResponse><RestException>` in XML; anything else (a proxy's HTML page, an empty
-    body) is tolerated and reported by status alone, without echoing the body."""
-    status = response.status_code
-    code: int | None = None
-    message: str | None = None
-    more_info: str | None = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        code = _as_int(body.get("code"))
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
-    elif response.content.lstrip().startswith(b"<"):
-        code, message, more_info = _parse_xml_error(response.content)
-    if not message:
-        reason = response.reason or "error"
-        message = f"Twilio answered {status} {reason}"
-    cls = TwilioNotFound if status == 404 else TwilioError
-    return cls(status, code, message, more_info)
-
-
-def _parse_xml_error(content: bytes) -> tuple[int | None, str | None, str | None]:
-    try:
-        root = ElementTree.fromstring(content)
-    except ElementTree.ParseError:
-        return None, None, None
-    exception = root.find("RestException")
-    if exception is None:
-        return None, None, None
-    return (
-        _as_int(exception.findtext("Code")),
-        exception.findtext("Message") or None,
-        exception.findtext("MoreInfo") or None,
-    )
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _describe_network_failure(exc: BaseException | None) -> str:
@@ -473,16 +266,16 @@ class TwilioClient:
             body = self._get_json(url)
             records = body.get("transcriptions")
             if not isinstance(records, list):
-                raise _malformed("a list page without a `transcriptions` array")
+                raise malformed("a list page without a `transcriptions` array")
             yield [TwilioTranscription.from_twilio(item) for item in records]
             next_page_uri = body.get("next_page_uri")
             if not next_page_uri:
                 return
             if not isinstance(next_page_uri, str):
-                raise _malformed("a next_page_uri that is not a string")
+                raise malformed("a next_page_uri that is not a string")
             url = self._follow(next_page_uri)
             if url in seen:
-                raise _malformed("a next_page_uri that points back to a page already read")
+                raise malformed("a next_page_uri that points back to a page already read")
 
     def _follow(self, page_uri: str) -> str:
         """The URL of a page URI as Twilio gives it: a path relative to the API's host. An
@@ -490,7 +283,7 @@ class TwilioClient:
         if "://" in page_uri:
             ours, theirs = urlsplit(self._base_url), urlsplit(page_uri)
             if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
-                raise _malformed("a next_page_uri on another host")
+                raise malformed("a next_page_uri on another host")
             return page_uri
         return f"{self._base_url}/{page_uri.lstrip('/')}"
 
@@ -539,7 +332,7 @@ class TwilioClient:
             ) from exc
         if 200 <= response.status_code < 300:
             return response
-        error = _error_from_response(response)
+        error = error_from_response(response)
         retries = getattr(response.raw, "retries", None)
         tries = len(retries.history) + 1 if retries is not None else 1
         if response.status_code in RETRY_STATUSES and tries > 1:
@@ -613,3 +406,14 @@ def get_client(*, session: requests.Session | None = None) -> TwilioClient:
         backoff_cap=getattr(settings, "TWILIO_BACKOFF_CAP_SECONDS", 8.0),
         session=session,
     )
+
+
+@contextmanager
+def client_or_settings(client: TwilioClient | None) -> Iterator[TwilioClient]:
+    """The client a caller handed in (tests pass the sandbox's), or one built from the settings
+    and closed afterwards. Raises TwilioNotConfigured before anything is sent."""
+    if client is not None:
+        yield client
+        return
+    with get_client() as own:
+        yield own

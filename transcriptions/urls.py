@@ -2,24 +2,24 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from .views import bulk, pages, sync, table, transcription
 
 app_name = "transcriptions"
 
 urlpatterns = [
-    path("", views.transcription_list, name="list"),
-    path("t/<str:sid>/", views.transcription_detail, name="detail"),
-    path("t/<str:sid>/delete/", views.transcription_delete, name="delete"),
-    path("t/<str:sid>/refresh/", views.transcription_refresh, name="refresh"),
-    path("audit/", views.audit_list, name="audit"),
-    path("bulk/", views.bulk_deletion_list, name="bulk-list"),
-    path("bulk/new/", views.bulk_deletion_confirm, name="bulk-confirm"),
-    path("bulk/<int:pk>/", views.bulk_deletion_detail, name="bulk-detail"),
-    path("bulk/<int:pk>/cancel/", views.bulk_deletion_cancel, name="bulk-cancel"),
-    path("bulk/<int:pk>/retry/", views.bulk_deletion_retry, name="bulk-retry"),
-    path("retention/", views.retention_policy, name="retention"),
-    path("export.csv", views.transcription_export, name="export"),
-    path("overview/", views.status_overview, name="overview"),
-    path("sync/", views.sync_start, name="sync"),
-    path("sync/progress/", views.sync_progress, name="sync-progress"),
+    path("", table.transcription_list, name="list"),
+    path("export.csv", table.transcription_export, name="export"),
+    path("t/<str:sid>/", transcription.transcription_detail, name="detail"),
+    path("t/<str:sid>/delete/", transcription.transcription_delete, name="delete"),
+    path("t/<str:sid>/refresh/", transcription.transcription_refresh, name="refresh"),
+    path("bulk/", bulk.bulk_deletion_list, name="bulk-list"),
+    path("bulk/new/", bulk.bulk_deletion_confirm, name="bulk-confirm"),
+    path("bulk/<int:pk>/", bulk.bulk_deletion_detail, name="bulk-detail"),
+    path("bulk/<int:pk>/cancel/", bulk.bulk_deletion_cancel, name="bulk-cancel"),
+    path("bulk/<int:pk>/retry/", bulk.bulk_deletion_retry, name="bulk-retry"),
+    path("sync/", sync.sync_start, name="sync"),
+    path("sync/progress/", sync.sync_progress, name="sync-progress"),
+    path("audit/", pages.audit_list, name="audit"),
+    path("retention/", pages.retention_policy, name="retention"),
+    path("overview/", pages.status_overview, name="overview"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def plural(n: int, word: str) -> str:
-    """"1 transcription", "1,234 transcriptions"."""
+    """ "1 transcription", "1,234 transcriptions"."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 

@@ -18,14 +18,6 @@ PWN_TEXT = (
 
 
 @pytest.fixture
-def twilio(sandbox, settings):
-    """The sandbox as Twilio, with quick retries so that fault tests stay fast."""
-    settings.TWILIO_MAX_ATTEMPTS = 2
-    settings.TWILIO_BACKOFF_CAP_SECONDS = 0.05
-    return sandbox
-
-
-@pytest.fixture
 def cached(twilio, make_transcription):
     """`cached(**fields)`: an item at Twilio and its matching cached row."""
 

@@ -17,13 +17,11 @@ from transcriptions.retention import (
     retention_policy_parse,
     retention_preview,
 )
+from transcriptions.tasks import bulk_deletion_enqueue
 from transcriptions.twilio_client import twilio_configuration_problem
+from transcriptions.words import plural, typed_count_matches
 
 CONFIRM_PROMPT = "Type the count to confirm ({count}), anything else aborts: "
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 class Command(BaseCommand):
@@ -111,13 +109,14 @@ class Command(BaseCommand):
             via="" if actor is not None else "command line",
         )
         bulk = started.bulk_deletion
+        bulk_deletion_enqueue(bulk)
         try:
             where = f" Follow it at {reverse('transcriptions:bulk-detail', args=[bulk.pk])}."
         except NoReverseMatch:
             where = ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"Started bulk deletion #{bulk.pk} of {_plural(started.count, 'transcription')} "
+                f"Started bulk deletion #{bulk.pk} of {plural(started.count, 'transcription')} "
                 f'(reason "{RETENTION_REASON}"). A db_worker carries it out.{where}'
             )
         )
@@ -137,7 +136,7 @@ class Command(BaseCommand):
             f"Policy: {preview.policy.describe()} (before {cutoff:%Y-%m-%d %H:%M %Z})."
         )
         self.stdout.write(
-            f"It would delete {_plural(preview.count, 'cached transcription')}, "
+            f"It would delete {plural(preview.count, 'cached transcription')}, "
             "at Twilio and in the cache."
         )
         if preview.sample:
@@ -162,8 +161,7 @@ class Command(BaseCommand):
             self.stdout.write("")  # a terminal echoed the answer and its newline; a pipe did not
         if not answer:
             raise CommandError("No confirmation (end of input). Nothing deleted.")
-        typed = answer.strip().replace(",", "")
-        if typed != str(count):
+        if not typed_count_matches(answer, count):
             raise CommandError(
                 f"Confirmation did not match: typed {answer.strip()[:40]!r}, the count is "
                 f"{count}. Nothing deleted."

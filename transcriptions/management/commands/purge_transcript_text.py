@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from transcriptions.sync import purge_transcript_text, retention_cutoff
+from transcriptions.retention import purge_transcript_text, retention_cutoff
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from transcriptions.deletion import resume_bulk_deletions
+from transcriptions.tasks import resume_bulk_deletions
 
 
 class Command(BaseCommand):

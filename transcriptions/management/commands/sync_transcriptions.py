@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import time
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from transcriptions.models import SyncRun
+from transcriptions.sids import InvalidRecordingSid, recording_sid_validate
 from transcriptions.sync import (
-    InvalidRecordingSid,
     SyncAlreadyRunning,
-    recording_sid_validate,
     recording_transcriptions_sync,
     transcriptions_sync,
 )
 from transcriptions.twilio_client import TwilioClient, TwilioError, get_client
+from transcriptions.words import plural
 
 # Progress is redrawn at most this often (seconds): on a terminal in place, elsewhere as lines.
 TTY_PROGRESS_INTERVAL = 0.1
@@ -29,10 +28,6 @@ def _seconds(run: SyncRun) -> float:
 
 def _rate(run: SyncRun) -> str:
     return f"{run.rows_seen / max(_seconds(run), 1e-6):,.0f} rows/s"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _twilio_problem(exc: TwilioError, client: TwilioClient) -> str:
@@ -97,8 +92,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         try:
             client = get_client()
-        except ImproperlyConfigured as exc:
-            raise CommandError(f"Twilio is not configured: {exc}") from None
+        except TwilioError as exc:
+            raise CommandError(str(exc)) from None
 
         if every is None:
             self._sync_once(client, recordings)
@@ -166,7 +161,7 @@ class Command(BaseCommand):
             return
         self._progress_shown_at = now
         line = (
-            f"{_plural(run.pages, 'page')}, {_plural(run.rows_seen, 'row')} "
+            f"{plural(run.pages, 'page')}, {plural(run.rows_seen, 'row')} "
             f"({run.created:,} new, {run.updated:,} updated), {_rate(run)}"
         )
         if tty:
@@ -189,8 +184,8 @@ class Command(BaseCommand):
         what = f"recording {run.recording_sid}" if run.recording_sid else "the account"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Synced {what}: {_plural(run.rows_seen, 'transcription')} in "
-                f"{_plural(run.pages, 'page')}, {_seconds(run):.1f}s ({_rate(run)}): "
+                f"Synced {what}: {plural(run.rows_seen, 'transcription')} in "
+                f"{plural(run.pages, 'page')}, {_seconds(run):.1f}s ({_rate(run)}): "
                 f"{run.created:,} new, {run.updated:,} updated, {run.removed:,} removed."
             )
         )

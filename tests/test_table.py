@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from transcriptions import queries
+from transcriptions import table
 from transcriptions.models import SyncRun
+from transcriptions.table import TableFilters, planner
+from transcriptions.table import search as table_search
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +23,7 @@ def sids(qs) -> list[str]:
 
 
 def found(search: str) -> set[str]:
-    return set(sids(queries.transcription_list(search=search)))
+    return set(sids(table.transcription_list(filters=TableFilters(search=search))))
 
 
 # ---- Search ----
@@ -188,13 +190,19 @@ def test_status_filter_takes_one_or_more_and_ignores_unknown(make_transcription)
     failed = make_transcription(status="failed")
     running = make_transcription(status="in-progress")
 
-    assert set(sids(queries.transcription_list(statuses=["failed"]))) == {failed.sid}
-    assert set(sids(queries.transcription_list(statuses=["failed", "in-progress"]))) == {
+    assert set(sids(table.transcription_list(filters=TableFilters(statuses=["failed"])))) == {
+        failed.sid
+    }
+    assert set(
+        sids(table.transcription_list(filters=TableFilters(statuses=["failed", "in-progress"])))
+    ) == {
         failed.sid,
         running.sid,
     }
     everything = {done.sid, failed.sid, running.sid}
-    assert set(sids(queries.transcription_list(statuses=["bogus"]))) == everything
+    assert (
+        set(sids(table.transcription_list(filters=TableFilters(statuses=["bogus"])))) == everything
+    )
 
 
 def test_recording_filter(make_transcription):
@@ -203,7 +211,10 @@ def test_recording_filter(make_transcription):
     b = make_transcription(recording_sid=rec)
     make_transcription()
 
-    assert set(sids(queries.transcription_list(recording_sid=rec))) == {a.sid, b.sid}
+    assert set(sids(table.transcription_list(filters=TableFilters(recording_sid=rec)))) == {
+        a.sid,
+        b.sid,
+    }
 
 
 def test_date_filters_are_whole_days_in_the_configured_time_zone(settings, make_transcription):
@@ -214,7 +225,9 @@ def test_date_filters_are_whole_days_in_the_configured_time_zone(settings, make_
     earlier = make_transcription(date_created=datetime(2024, 3, 1, 12, 0, tzinfo=UTC))
 
     def between(start, end) -> set[str]:
-        return set(sids(queries.transcription_list(created_from=start, created_to=end)))
+        return set(
+            sids(table.transcription_list(filters=TableFilters(created_from=start, created_to=end)))
+        )
 
     assert between(date(2024, 3, 9), date(2024, 3, 9)) == {late_evening.sid}
     assert between(date(2024, 3, 10), None) == {next_day.sid}
@@ -261,7 +274,9 @@ def sortable(make_transcription):
 )
 def test_sorts_are_stable_and_the_same_on_every_database(sortable, sort, expected):
     by_sid = {t.sid: key for key, t in sortable.items()}
-    order = "".join(by_sid[s] for s in sids(queries.transcription_list(sort=sort)))
+    order = "".join(
+        by_sid[s] for s in sids(table.transcription_list(filters=TableFilters(sort=sort)))
+    )
     assert order == expected
 
 
@@ -277,9 +292,17 @@ def test_status_counts_follow_the_search_and_other_filters_but_not_the_status(
     make_transcription(status="completed", transcription_text="card fine", recording_sid=rec)
     make_transcription(status="completed", transcription_text="no match here")
 
-    assert queries.status_counts() == {"in-progress": 0, "completed": 2, "failed": 2}
-    assert queries.status_counts(search="card") == {"in-progress": 0, "completed": 1, "failed": 2}
-    assert queries.status_counts(search="card", recording_sid=rec) == {
+    assert table.status_counts(filters=TableFilters()) == {
+        "in-progress": 0,
+        "completed": 2,
+        "failed": 2,
+    }
+    assert table.status_counts(filters=TableFilters(search="card")) == {
+        "in-progress": 0,
+        "completed": 1,
+        "failed": 2,
+    }
+    assert table.status_counts(filters=TableFilters(search="card", recording_sid=rec)) == {
         "in-progress": 0,
         "completed": 1,
         "failed": 1,
@@ -290,12 +313,12 @@ def test_status_counts_take_one_query(make_transcription, django_assert_num_quer
     for status in ("failed", "completed", "completed"):
         make_transcription(status=status)
     with django_assert_num_queries(1):
-        queries.status_counts(search="thanks calling")
+        table.status_counts(filters=TableFilters(search="thanks calling"))
 
 
 def test_cache_status_never_synced(make_transcription):
     make_transcription(status="failed")
-    status = queries.cache_status()
+    status = table.cache_status()
     assert status.never_synced
     assert status.last_run is None
     assert status.total == 1
@@ -317,7 +340,7 @@ def test_cache_status_reports_latest_run_and_latest_success():
         finished_at=now,
         error_message="Twilio answered 500",
     )
-    status = queries.cache_status()
+    status = table.cache_status()
     assert status.last_run == bad
     assert status.last_success == good
     assert not status.never_synced
@@ -327,14 +350,14 @@ def test_cache_status_reports_latest_run_and_latest_success():
 
 
 def test_snippet_escapes_text_and_marks_matches():
-    html = queries.text_snippet("<script>alert('refund')</script> Refund now", "refund")
+    html = table.text_snippet("<script>alert('refund')</script> Refund now", "refund")
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#x27;<mark>refund</mark>&#x27;)&lt;/script&gt;" in html
     assert "<mark>Refund</mark> now" in html
 
 
 def test_snippet_marks_the_search_word_inside_escaped_markup_without_breaking_it():
-    html = queries.text_snippet("a <b>bold</b> move", "b")
+    html = table.text_snippet("a <b>bold</b> move", "b")
     # "b" is the last word, so it is a prefix: it marks "b" and the "b" of "bold"; the
     # angle brackets around are escaped, never reassembled into a tag.
     assert "<b>" not in html
@@ -343,7 +366,7 @@ def test_snippet_marks_the_search_word_inside_escaped_markup_without_breaking_it
 
 def test_snippet_is_one_line_and_starts_near_a_late_match():
     text = "word " * 60 + "the refund\nwas made " + "tail " * 40
-    html = queries.text_snippet(text, "refund")
+    html = table.text_snippet(text, "refund")
     assert html.startswith("…")
     assert html.endswith("…")
     assert "<mark>refund</mark>" in html
@@ -352,9 +375,9 @@ def test_snippet_is_one_line_and_starts_near_a_late_match():
 
 
 def test_snippet_without_text_or_search():
-    assert queries.text_snippet(None) == ""
-    assert queries.text_snippet("short text") == "short text"
-    assert queries.text_snippet("a & b", "zzz") == "a &amp; b"
+    assert table.text_snippet(None) == ""
+    assert table.text_snippet("short text") == "short text"
+    assert table.text_snippet("a & b", "zzz") == "a &amp; b"
 
 
 # ---- The word index: the same rows on every database ----
@@ -469,7 +492,9 @@ def test_search_with_a_status_filter_uses_the_status_in_the_index(make_transcrip
     make_transcription(status="completed", transcription_text="card declined")
 
     def with_status(*statuses) -> set[str]:
-        return set(sids(queries.transcription_list(search="card", statuses=statuses)))
+        return set(
+            sids(table.transcription_list(filters=TableFilters(search="card", statuses=statuses)))
+        )
 
     assert with_status("failed") == {failed.sid}
     assert with_status("in-progress") == {running.sid}
@@ -516,42 +541,46 @@ def test_counts_are_exact_up_to_the_cap_and_capped_above(make_transcription):
             account_sid="AC" + "1" * 32,
             recording_sid=f"RE{i:032x}",
             status="failed" if i % 100 == 0 else "completed",
-            transcription_text="warranty claim" if i < queries.COUNT_CAP + 5 else "claim",
+            transcription_text="warranty claim" if i < table.COUNT_CAP + 5 else "claim",
             duration=1,
             date_created=now - timedelta(seconds=i),
             date_updated=now,
             synced_at=now,
         )
-        for i in range(queries.COUNT_CAP + 20)
+        for i in range(table.COUNT_CAP + 20)
     )
-    page = queries.transcription_page(search="warranty", per_page=25)
+    page = table.transcription_page(filters=TableFilters(search="warranty", per_page=25))
     # Each status under the cap: exact, and so is their sum.
-    assert page.count == queries.Count(1005)
+    assert page.count == table.Count(1005)
     assert str(page.count) == "1,005"
-    assert page.facets["completed"] == queries.Count(994)
-    assert page.facets["failed"] == queries.Count(11)
+    assert page.facets["completed"] == table.Count(994)
+    assert page.facets["failed"] == table.Count(11)
     assert str(page.facets["failed"]) == "11"
-    narrow = queries.transcription_page(search="warranty", statuses=["failed"], per_page=25)
-    assert narrow.count == queries.Count(11)
-    claims = queries.transcription_page(search="claim", per_page=25)
-    assert claims.facets["completed"] == queries.Count(queries.COUNT_CAP, capped=True)
+    narrow = table.transcription_page(
+        filters=TableFilters(search="warranty", statuses=["failed"], per_page=25)
+    )
+    assert narrow.count == table.Count(11)
+    claims = table.transcription_page(filters=TableFilters(search="claim", per_page=25))
+    assert claims.facets["completed"] == table.Count(table.COUNT_CAP, capped=True)
     assert str(claims.facets["completed"]) == "1,000+"
     assert str(claims.count) == "1,000+"
     # The unfiltered totals are exact, from the counts the triggers keep.
-    everything = queries.transcription_page(per_page=25)
-    assert everything.count == queries.Count(queries.COUNT_CAP + 20)
-    assert queries.status_totals() == {"in-progress": 0, "completed": 1009, "failed": 11}
+    everything = table.transcription_page(filters=TableFilters(per_page=25))
+    assert everything.count == table.Count(table.COUNT_CAP + 20)
+    assert table.status_totals() == {"in-progress": 0, "completed": 1009, "failed": 11}
 
 
 # ---- Strategies: the same rows whichever way the page is found ----
 
 
-def _all_pages(**kwargs) -> tuple[list[str], queries.TablePage]:
+def _all_pages(**kwargs) -> tuple[list[str], table.TablePage]:
     """Every row of a search, page by page through the `after` cursors."""
-    first = page = queries.transcription_page(per_page=7, **kwargs)
+    first = page = table.transcription_page(filters=TableFilters(per_page=7, **kwargs))
     seen = [t.sid for t in page.rows]
     while page.has_next:
-        page = queries.transcription_page(per_page=7, after=page.last_cursor, **kwargs)
+        page = table.transcription_page(
+            filters=TableFilters(per_page=7, **kwargs), after=page.last_cursor
+        )
         seen += [t.sid for t in page.rows]
     return seen, first
 
@@ -572,27 +601,29 @@ def test_every_search_strategy_gives_the_same_pages_and_counts(
             date_created=base - timedelta(minutes=i // 2),
         )
     if "prefix-query" in strategy:
-        monkeypatch.setattr(queries, "PREFIX_EXPANSION_MAX", 1)
+        monkeypatch.setattr(table_search, "PREFIX_EXPANSION_MAX", 1)
     if strategy.startswith("walk"):
-        monkeypatch.setattr(queries, "FEW_MATCHES", 0)
-        monkeypatch.setattr(queries, "MANY_MATCHES", 0)
-        monkeypatch.setattr(queries, "DENSE_SHARE", 0)
+        monkeypatch.setattr(planner, "FEW_MATCHES", 0)
+        monkeypatch.setattr(planner, "MANY_MATCHES", 0)
+        monkeypatch.setattr(planner, "DENSE_SHARE", 0)
     for search in ["ref", "refund", "refunds", "re", "call ref", "zzz"]:
         for statuses in [(), ("failed",), ("failed", "in-progress")]:
             for sort in ["-created", "duration", "status"]:
                 expected = sids(
-                    queries.transcription_list(search=search, statuses=statuses, sort=sort)
+                    table.transcription_list(
+                        filters=TableFilters(search=search, statuses=statuses, sort=sort)
+                    )
                 )
                 seen, first = _all_pages(search=search, statuses=statuses, sort=sort)
                 assert seen == expected, (search, statuses, sort)
-                assert first.count == queries.Count(len(expected)), (search, statuses)
+                assert first.count == table.Count(len(expected)), (search, statuses)
 
 
 def test_a_prefix_spelled_out_as_words_matches_what_the_prefix_does(make_transcription):
     words = ["care", "career", "careful", "carefully", "cares", "caret", "cart"]
     rows = {make_transcription(transcription_text=f"the {w} here").sid: w for w in words}
     for prefix in ["car", "care", "caref", "carz", "CARE"]:
-        page = queries.transcription_page(search=prefix, per_page=50)
+        page = table.transcription_page(filters=TableFilters(search=prefix, per_page=50))
         expected = {sid for sid, w in rows.items() if w.startswith(prefix.lower())}
         assert {t.sid for t in page.rows} == expected, prefix
-        assert page.count == queries.Count(len(expected))
+        assert page.count == table.Count(len(expected))

@@ -1,0 +1,329 @@
+"""Bulk deletions as records: what a bulk deletion is asked to delete (its target), the
+record of it (who, why, the exact SIDs as items), its progress, cancel and retry. Recording
+queues nothing: the caller hands the record to `tasks.bulk_deletion_enqueue`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from ..deletion import Actor
+from ..models import BulkDeletion, BulkDeletionItem, Transcription
+from ..sids import is_transcription_sid
+from ..table import DEFAULT_SORT, TableFilters, transcription_list
+from ..table.paging import SORTS
+from ..twilio_client import twilio_configuration_check
+
+_IN_CLAUSE_CHUNK = 500
+_REASON_MAX_LENGTH = 500
+# The confirmation shows this many of the transcriptions to delete.
+SAMPLE_SIZE = 10
+# Above this many items the confirmation asks for the count to be typed.
+TYPED_CONFIRM_ABOVE = 100
+# At most this many explicitly selected SIDs in one request (a page holds at most 100).
+SELECTION_MAX = 1000
+
+
+class BulkDeletionRefused(ValueError):
+    """A bulk deletion that cannot be recorded (no reason, no SIDs, a malformed SID, nothing
+    failed to retry); the message says why and is safe to show."""
+
+
+def stale_cutoff(now: datetime) -> datetime:
+    """Heartbeats and claims older than this belong to a worker that died."""
+    return now - timedelta(seconds=settings.BULK_DELETE_STALE_SECONDS)
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """Where a bulk deletion stands, counted from its items."""
+
+    total: int
+    pending: int
+    claimed: int
+    deleted: int
+    already_gone: int
+    failed: int
+    elapsed_seconds: float | None
+
+    @property
+    def done(self) -> int:
+        """Items Twilio confirmed gone (deleted now, or already gone)."""
+        return self.deleted + self.already_gone
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def remaining(self) -> int:
+        return self.pending + self.claimed
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.finished / self.total) if self.total else 100
+
+    @property
+    def rate(self) -> float | None:
+        """Items finished per second since the start."""
+        if not self.elapsed_seconds or not self.finished:
+            return None
+        return self.finished / self.elapsed_seconds
+
+    @property
+    def seconds_left(self) -> float | None:
+        rate = self.rate
+        return self.remaining / rate if rate else None
+
+
+def item_counts(bulk_deletion_id: int) -> dict[str, int]:
+    counts = dict.fromkeys(BulkDeletionItem.State.values, 0)
+    rows = (
+        BulkDeletionItem.objects.filter(bulk_deletion_id=bulk_deletion_id)
+        .order_by()
+        .values("state")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        counts[row["state"]] = row["n"]
+    return counts
+
+
+def counter_fields(counts: dict[str, int]) -> dict[str, int]:
+    state = BulkDeletionItem.State
+    return {
+        "total_count": sum(counts.values()),
+        "deleted_count": counts[state.DELETED],
+        "already_gone_count": counts[state.ALREADY_GONE],
+        "failed_count": counts[state.FAILED],
+    }
+
+
+def bulk_deletion_progress(*, bulk_deletion: BulkDeletion) -> BulkProgress:
+    """The live counts of a bulk deletion's items (one query), with the time it has run."""
+    counts = item_counts(bulk_deletion.pk)
+    elapsed = None
+    if bulk_deletion.started_at is not None:
+        end = bulk_deletion.finished_at or timezone.now()
+        elapsed = max((end - bulk_deletion.started_at).total_seconds(), 0.001)
+    state = BulkDeletionItem.State
+    return BulkProgress(
+        total=sum(counts.values()),
+        pending=counts[state.PENDING],
+        claimed=counts[state.CLAIMED],
+        deleted=counts[state.DELETED],
+        already_gone=counts[state.ALREADY_GONE],
+        failed=counts[state.FAILED],
+        elapsed_seconds=elapsed,
+    )
+
+
+def _chunks(values: list[str], size: int = _IN_CLAUSE_CHUNK) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def bulk_deletion_start(
+    *,
+    actor: Actor,
+    sids: list[str],
+    reason: str,
+    filter_params: dict | None = None,
+    retry_of: BulkDeletion | None = None,
+) -> BulkDeletion:
+    """Record a bulk deletion of exactly `sids` (order kept, duplicates dropped) with its
+    reason and filter, for a background job to delete at Twilio (`tasks.bulk_deletion_enqueue`).
+
+    Nothing is deleted here. Raises TwilioNotConfigured without Twilio credentials, and
+    BulkDeletionRefused for an empty reason, no SIDs, or a SID that is not a transcription SID."""
+    twilio_configuration_check()
+    reason = " ".join((reason or "").split())[:_REASON_MAX_LENGTH]
+    if not reason:
+        raise BulkDeletionRefused("A bulk deletion needs a reason.")
+    unique = list(dict.fromkeys(sids))
+    if not unique:
+        raise BulkDeletionRefused("A bulk deletion needs at least one transcription.")
+    malformed = [sid for sid in unique if not is_transcription_sid(sid)]
+    if malformed:
+        raise BulkDeletionRefused(f"Not a transcription SID: {str(malformed[0])[:40]!r}")
+    recordings: dict[str, str] = {}
+    for chunk in _chunks(unique):
+        recordings.update(
+            Transcription.objects.filter(sid__in=chunk).values_list("sid", "recording_sid")
+        )
+    person = actor if actor is not None and actor.is_authenticated else None
+    now = timezone.now()
+    with transaction.atomic():
+        bulk = BulkDeletion.objects.create(
+            created_by=person,
+            created_by_username=person.get_username() if person is not None else "",
+            reason=reason,
+            filter_params=filter_params or {},
+            account_sid=settings.TWILIO_ACCOUNT_SID,
+            retry_of=retry_of,
+            state=BulkDeletion.State.QUEUED,
+            heartbeat_at=now,
+            total_count=len(unique),
+        )
+        BulkDeletionItem.objects.bulk_create(
+            [
+                BulkDeletionItem(bulk_deletion=bulk, sid=sid, recording_sid=recordings.get(sid, ""))
+                for sid in unique
+            ],
+            batch_size=1000,
+        )
+    return bulk
+
+
+def bulk_deletion_retry_failed(*, bulk_deletion: BulkDeletion, actor: Actor) -> BulkDeletion:
+    """Record a new bulk deletion over the failed items of a finished one (same reason and
+    filter, linked to it). Raises BulkDeletionRefused if it is still running or nothing
+    failed."""
+    if bulk_deletion.is_active:
+        raise BulkDeletionRefused("This bulk deletion is still running.")
+    failed = list(
+        bulk_deletion.items.filter(state=BulkDeletionItem.State.FAILED)
+        .order_by("id")
+        .values_list("sid", flat=True)
+    )
+    if not failed:
+        raise BulkDeletionRefused("No items of this bulk deletion failed.")
+    return bulk_deletion_start(
+        actor=actor,
+        sids=failed,
+        reason=f"Retry of #{bulk_deletion.pk}: {bulk_deletion.reason}",
+        filter_params=bulk_deletion.filter_params,
+        retry_of=bulk_deletion,
+    )
+
+
+def bulk_deletion_cancel(*, bulk_deletion: BulkDeletion) -> BulkDeletion:
+    """Stop a bulk deletion: a queued one, or one whose worker is gone, is cancelled at once;
+    a running one becomes "cancelling", its worker lets the DELETEs in flight finish and
+    deletes nothing more. Items not yet deleted stay (and their rows with them)."""
+    now = timezone.now()
+    state = BulkDeletion.State
+    rows = BulkDeletion.objects.filter(pk=bulk_deletion.pk)
+    no_worker = Q(state=state.QUEUED) | Q(heartbeat_at__lt=stale_cutoff(now))
+    with transaction.atomic():
+        counts = counter_fields(item_counts(bulk_deletion.pk))
+        if (
+            not rows.filter(state__in=BulkDeletion.ACTIVE_STATES)
+            .filter(no_worker)
+            .update(state=state.CANCELLED, finished_at=now, **counts)
+        ):
+            rows.filter(state=state.RUNNING).update(state=state.CANCELLING)
+    bulk_deletion.refresh_from_db()
+    return bulk_deletion
+
+
+def bulk_deletion_get(pk: int) -> BulkDeletion | None:
+    return BulkDeletion.objects.select_related("created_by", "retry_of").filter(pk=pk).first()
+
+
+def bulk_deletion_list() -> QuerySet[BulkDeletion]:
+    """Every bulk deletion, newest first."""
+    return BulkDeletion.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def bulk_deletion_failed_items(
+    *, bulk_deletion: BulkDeletion, limit: int
+) -> list[BulkDeletionItem]:
+    """The first `limit` failed items of a finished bulk deletion (none while it runs)."""
+    if bulk_deletion.is_active:
+        return []
+    failed = bulk_deletion.items.filter(state=BulkDeletionItem.State.FAILED)
+    return list(failed.order_by("id")[:limit])
+
+
+@dataclass(frozen=True)
+class BulkTarget:
+    """What a bulk deletion request points at: the exact SIDs, a sample, and where they came
+    from (a selection, or "all matching" a filter, re-evaluated on every request)."""
+
+    count: int
+    sample: list[Transcription]
+    from_filter: bool
+    filter_params: dict[str, list[str]]
+    # The exact SIDs; for "all matching" only read when the bulk deletion is created.
+    sids: list[str] | None = None
+    # Selected SIDs dropped: malformed, or no longer in the cache.
+    ignored: int = 0
+
+    @property
+    def needs_typed_count(self) -> bool:
+        return self.count > TYPED_CONFIRM_ABOVE
+
+
+def bulk_target_of_filter(*, filters: TableFilters, with_sids: bool = False) -> BulkTarget:
+    """Every cached transcription matching the table's filters, evaluated now with the table's
+    own query. `with_sids` also reads every matching SID (to record the bulk deletion)."""
+    rows = transcription_list(filters=filters)
+    sids = list(rows.values_list("sid", flat=True)) if with_sids else None
+    return BulkTarget(
+        count=len(sids) if sids is not None else rows.order_by().count(),
+        sample=list(rows.defer("transcription_text")[:SAMPLE_SIZE]),
+        from_filter=True,
+        filter_params=filters.params_by_name(),
+        sids=sids,
+    )
+
+
+def bulk_target_of_selection(*, sids: list[str]) -> BulkTarget:
+    """The selected SIDs that are well formed and still cached, newest first; the others are
+    counted as ignored."""
+    raw = sids[:SELECTION_MAX]
+    wanted = [sid for sid in dict.fromkeys(raw) if is_transcription_sid(sid)]
+    rows = list(
+        Transcription.objects.filter(sid__in=wanted)
+        .defer("transcription_text")
+        .order_by(*SORTS[DEFAULT_SORT])
+    )
+    return BulkTarget(
+        count=len(rows),
+        sids=[row.sid for row in rows],
+        sample=rows[:SAMPLE_SIZE],
+        from_filter=False,
+        filter_params={},
+        ignored=len(raw) - len(rows),
+    )
+
+
+def bulk_deletion_looks_stale(bulk_deletion: BulkDeletion) -> bool:
+    """An unfinished bulk deletion whose worker has gone silent (a stale heartbeat)."""
+    if not bulk_deletion.is_active:
+        return False
+    cutoff = stale_cutoff(timezone.now())
+    return bulk_deletion.heartbeat_at is None or bulk_deletion.heartbeat_at < cutoff
+
+
+def bulk_deletion_take_over(bulk_deletion: BulkDeletion) -> bool:
+    """Claim a stale bulk deletion for resuming: of concurrent callers exactly one gets True.
+    Moving the heartbeat on is the lock: a second caller's update matches no row."""
+    now = timezone.now()
+    won = (
+        BulkDeletion.objects.filter(pk=bulk_deletion.pk, state__in=BulkDeletion.ACTIVE_STATES)
+        .filter(Q(heartbeat_at__lt=stale_cutoff(now)) | Q(heartbeat_at__isnull=True))
+        .update(heartbeat_at=now)
+    )
+    if won:
+        bulk_deletion.heartbeat_at = now
+    return bool(won)
+
+
+def bulk_deletions_unfinished() -> list[BulkDeletion]:
+    return list(BulkDeletion.objects.filter(state__in=BulkDeletion.ACTIVE_STATES).order_by("id"))
+
+
+def bulk_deletion_task_recorded(bulk_deletion: BulkDeletion, task_id: str) -> None:
+    """Remember the task last queued for it, to tell "waiting for a worker" from "lost"."""
+    # Why update() and not save(): with an immediate backend the job has already run and
+    # changed the row; only the task id is ours to write.
+    BulkDeletion.objects.filter(pk=bulk_deletion.pk).update(task_id=task_id)
+    bulk_deletion.task_id = task_id

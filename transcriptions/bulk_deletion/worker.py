@@ -1,0 +1,295 @@
+"""Bulk deletions as work: a worker claims items, DELETEs each at Twilio with several requests
+in flight, and records each outcome as Twilio confirms it. Several workers may share one bulk
+deletion; an item is claimed by one, and a claim left by a worker that died is taken over."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..deletion import delete_confirmed_record, delete_failed_record, failure_outcome, twilio_delete
+from ..models import BulkDeletion, BulkDeletionItem
+from ..twilio_client import RETRY_STATUSES, TwilioClient, TwilioError, get_client
+from .records import counter_fields, item_counts, stale_cutoff
+
+# How often a running worker refreshes its heartbeat and its claims, and checks for a cancel.
+HEARTBEAT_SECONDS = 1.0
+# A transient failure (429, 5xx, no answer) that outlasts the client's own retries is tried
+# this many times in all, with a pause, before the item counts as failed.
+ITEM_ROUNDS = 3
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _is_transient(exc: TwilioError) -> bool:
+    return exc.status is None or exc.status in RETRY_STATUSES
+
+
+class _BulkRun:
+    """One worker's part in one bulk deletion.
+
+    The database is only touched from the thread that runs `run` (claims, outcomes,
+    heartbeats, each in a short transaction); the pool's threads only talk to Twilio, each
+    with its own client. So a job holds one database connection however many DELETEs are in
+    flight, and SQLite's single writer is never held while waiting on Twilio."""
+
+    def __init__(
+        self,
+        *,
+        bulk_deletion: BulkDeletion,
+        client_factory: Callable[[], TwilioClient],
+        concurrency: int,
+        worker_id: str,
+    ) -> None:
+        self.bulk = bulk_deletion
+        self.client_factory = client_factory
+        self.concurrency = concurrency
+        self.worker_id = worker_id
+        self.actor = bulk_deletion.created_by
+        self.note = f"; bulk deletion #{bulk_deletion.pk}: {bulk_deletion.reason}"
+        self._local = threading.local()
+        self._clients: list[TwilioClient] = []
+        self._clients_lock = threading.Lock()
+
+    # Pool threads: Twilio only
+
+    def _client(self) -> TwilioClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self.client_factory()
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def _delete_at_twilio(self, sid: str) -> tuple[str, TwilioError | None]:
+        """DELETE one SID at Twilio; the item's new state and the error if it failed."""
+        client = self._client()
+        for round_number in range(1, ITEM_ROUNDS + 1):
+            try:
+                already_gone = twilio_delete(sid=sid, client=client)
+            except TwilioError as exc:
+                if _is_transient(exc) and round_number < ITEM_ROUNDS:
+                    time.sleep(max(settings.TWILIO_BACKOFF_CAP_SECONDS, 0.05))
+                    continue
+                return BulkDeletionItem.State.FAILED, exc
+            state = BulkDeletionItem.State
+            return (state.ALREADY_GONE if already_gone else state.DELETED), None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # The job's own thread: the database
+
+    def _items(self):
+        return BulkDeletionItem.objects.filter(bulk_deletion_id=self.bulk.pk)
+
+    def _claim(self, limit: int) -> list[BulkDeletionItem]:
+        """Atomically take up to `limit` pending items (or items whose claim went stale with
+        a dead worker). On PostgreSQL rows other workers are claiming are skipped, not waited
+        for; on SQLite the IMMEDIATE transaction makes the whole claim one writer's turn."""
+        now = timezone.now()
+        state = BulkDeletionItem.State
+        claimable = Q(state=state.PENDING) | Q(
+            state=state.CLAIMED, claimed_at__lt=stale_cutoff(now)
+        )
+        with transaction.atomic():
+            ids = list(
+                self._items()
+                .select_for_update(skip_locked=True)
+                .filter(claimable)
+                .order_by("id")
+                .values_list("id", flat=True)[:limit]
+            )
+            if not ids:
+                return []
+            self._items().filter(id__in=ids).filter(claimable).update(
+                state=state.CLAIMED,
+                claimed_by=self.worker_id,
+                claimed_at=now,
+                attempts=F("attempts") + 1,
+            )
+            return list(
+                self._items()
+                .filter(id__in=ids, state=state.CLAIMED, claimed_by=self.worker_id)
+                .order_by("id")
+            )
+
+    def _record(
+        self, results: list[tuple[BulkDeletionItem, tuple[str, TwilioError | None]]]
+    ) -> None:
+        """Write the outcomes Twilio gave: each item's state, the cached row removed only for
+        a confirmed delete, and the audit event, all in one transaction."""
+        now = timezone.now()
+        state = BulkDeletionItem.State
+        with transaction.atomic():
+            for item, (new_state, exc) in results:
+                error = failure_outcome(exc)[:255] if exc is not None else ""
+                updated = (
+                    self._items()
+                    .filter(pk=item.pk, state=state.CLAIMED, claimed_by=self.worker_id)
+                    .update(state=new_state, error=error, finished_at=now)
+                )
+                if not updated:
+                    # Our claim went stale and another worker took the item; it records it.
+                    continue
+                if exc is None:
+                    delete_confirmed_record(
+                        sid=item.sid,
+                        recording_sid=item.recording_sid,
+                        actor=self.actor,
+                        already_gone=new_state == state.ALREADY_GONE,
+                        note=self.note,
+                    )
+                else:
+                    delete_failed_record(
+                        sid=item.sid,
+                        recording_sid=item.recording_sid,
+                        actor=self.actor,
+                        exc=exc,
+                        note=self.note,
+                    )
+
+    def _release(self, items: list[BulkDeletionItem]) -> None:
+        """Give back claimed items that were never sent to Twilio."""
+        if items:
+            self._items().filter(
+                pk__in=[item.pk for item in items],
+                state=BulkDeletionItem.State.CLAIMED,
+                claimed_by=self.worker_id,
+            ).update(state=BulkDeletionItem.State.PENDING, claimed_by="", claimed_at=None)
+
+    def _heartbeat(self) -> str:
+        """Show this worker is alive (the job's heartbeat, its own claims), refresh the
+        counters, and return the job's state (a cancel shows up here)."""
+        now = timezone.now()
+        with transaction.atomic():
+            self._items().filter(
+                state=BulkDeletionItem.State.CLAIMED, claimed_by=self.worker_id
+            ).update(claimed_at=now)
+            BulkDeletion.objects.filter(
+                pk=self.bulk.pk, state__in=BulkDeletion.ACTIVE_STATES
+            ).update(heartbeat_at=now, **counter_fields(item_counts(self.bulk.pk)))
+        return BulkDeletion.objects.values_list("state", flat=True).get(pk=self.bulk.pk)
+
+    def _finish(self) -> None:
+        """After this worker's last outcome: mark the job finished, unless another live
+        worker still holds some of its items (that worker finishes it)."""
+        now = timezone.now()
+        states = BulkDeletion.State
+        item_state = BulkDeletionItem.State
+        with transaction.atomic():
+            counts = item_counts(self.bulk.pk)
+            fields = counter_fields(counts)
+            rows = BulkDeletion.objects.filter(pk=self.bulk.pk)
+            others_working = self._items().filter(
+                state=item_state.CLAIMED, claimed_at__gte=stale_cutoff(now)
+            )
+            if others_working.exists():
+                rows.update(heartbeat_at=now, **fields)
+                return
+            if counts[item_state.PENDING] == 0 and counts[item_state.CLAIMED] == 0:
+                final = (
+                    states.COMPLETED_WITH_FAILURES
+                    if counts[item_state.FAILED]
+                    else states.COMPLETED
+                )
+                rows.filter(state__in=(states.RUNNING, states.CANCELLING)).update(
+                    state=final, finished_at=now, heartbeat_at=now, **fields
+                )
+            else:
+                rows.filter(state=states.CANCELLING).update(
+                    state=states.CANCELLED, finished_at=now, heartbeat_at=now, **fields
+                )
+                rows.filter(state=states.RUNNING).update(heartbeat_at=now, **fields)
+
+    def run(self) -> None:
+        in_flight: dict[Future, BulkDeletionItem] = {}
+        stopping = False
+        last_beat = 0.0
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="bulk-delete")
+        try:
+            while True:
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    stopping = self._heartbeat() != BulkDeletion.State.RUNNING
+                    last_beat = time.monotonic()
+                    if stopping:
+                        # Cancelled: what is not yet sent to Twilio is not sent, and stays.
+                        unsent = [future for future in in_flight if future.cancel()]
+                        self._release([in_flight.pop(future) for future in unsent])
+                # Twice the concurrency claimed, so the pool has the next items at hand while
+                # this thread records outcomes; only `concurrency` are sent at once.
+                free = 2 * self.concurrency - len(in_flight)
+                # Claiming again at the tail costs little and picks up claims that went
+                # stale with a dead worker meanwhile.
+                if not stopping and free > 0:
+                    for item in self._claim(free):
+                        in_flight[pool.submit(self._delete_at_twilio, item.sid)] = item
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
+                if done:
+                    self._record([(in_flight.pop(future), future.result()) for future in done])
+        finally:
+            # On an unexpected error the DELETEs in flight still finish; their items keep a
+            # claim that goes stale, and the worker that resumes the job asks Twilio again.
+            pool.shutdown(wait=True)
+            with self._clients_lock:
+                for client in self._clients:
+                    client.close()
+        self._finish()
+
+
+def bulk_deletion_run(
+    *,
+    bulk_deletion_id: int,
+    client_factory: Callable[[], TwilioClient] = get_client,
+    concurrency: int | None = None,
+    worker_id: str | None = None,
+) -> BulkDeletion | None:
+    """Run (or join, or resume) a bulk deletion in this worker: claim its pending items,
+    DELETE each at Twilio with `BULK_DELETE_CONCURRENCY` requests in flight (backing off on
+    429 and 5xx as the client does, then trying a transient failure again a few times), and
+    record each outcome as Twilio confirms it: a 204 or a 404 removes the cached row, any
+    other answer keeps it and marks the item failed; every item is audited.
+
+    Several workers may run the same bulk deletion at once: each item is claimed by one.
+    Returns the bulk deletion as it stands afterwards (None if it does not exist)."""
+    states = BulkDeletion.State
+    now = timezone.now()
+    rows = BulkDeletion.objects.filter(pk=bulk_deletion_id)
+    rows.filter(state=states.QUEUED).update(state=states.RUNNING, started_at=now, heartbeat_at=now)
+    rows.filter(state__in=(states.RUNNING, states.CANCELLING), started_at__isnull=True).update(
+        started_at=now
+    )
+    bulk = rows.select_related("created_by").first()
+    if bulk is None or not bulk.is_active:
+        return bulk
+    try:
+        client_factory().close()
+    except ImproperlyConfigured as exc:
+        rows.filter(state__in=BulkDeletion.ACTIVE_STATES).update(
+            state=states.FAILED, finished_at=timezone.now(), error_message=str(exc)
+        )
+        bulk.refresh_from_db()
+        return bulk
+    run = _BulkRun(
+        bulk_deletion=bulk,
+        client_factory=client_factory,
+        concurrency=max(1, concurrency or settings.BULK_DELETE_CONCURRENCY),
+        worker_id=worker_id or _default_worker_id(),
+    )
+    run.run()
+    bulk.refresh_from_db()
+    return bulk

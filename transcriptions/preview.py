@@ -1,0 +1,88 @@
+"""The preview of one transcription: the cached row, its recording's other transcriptions, and
+the text to show, fetched from Twilio on demand. Every time text is shown, the view is audited;
+the text itself never reaches the audit trail or a log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .audit import audit_record
+from .deletion import Actor, transcription_forget_gone
+from .models import AuditEvent, Transcription
+from .retention import text_is_past_retention
+from .sids import is_transcription_sid
+from .sync import transcription_text_fetch
+from .twilio_client import TwilioError, TwilioNotConfigured, TwilioNotFound
+
+# The preview lists this many of the recording's other transcriptions at most.
+RECORDING_OTHERS_LIMIT = 50
+
+
+def transcription_cached(sid: str) -> Transcription | None:
+    """The cached row for a well-formed SID, or None (malformed SIDs are never queried)."""
+    if not is_transcription_sid(sid):
+        return None
+    return Transcription.objects.filter(sid=sid).first()
+
+
+def recording_others(transcription: Transcription) -> list[Transcription]:
+    """The recording's other cached transcriptions, newest first, without their text."""
+    if not transcription.recording_sid:
+        return []
+    others = (
+        Transcription.objects.filter(recording_sid=transcription.recording_sid)
+        .exclude(pk=transcription.pk)
+        .defer("transcription_text")
+    )
+    return list(others[:RECORDING_OTHERS_LIMIT])
+
+
+@dataclass(frozen=True)
+class PreviewText:
+    """What the preview shows in place of the text: the text, or why there is none. `gone`:
+    Twilio answered 404, and the row was removed from the cache."""
+
+    text: str | None = None
+    notice: str = ""
+    error: str = ""
+    gone: bool = False
+
+
+def preview_text_load(*, transcription: Transcription, actor: Actor) -> PreviewText:
+    """The text to show, fetched from Twilio (and cached) when the cache has none, unless the
+    retention setting forbids keeping it. Every time text is shown, the view is audited."""
+    if text_is_past_retention(transcription):
+        days = settings.TRANSCRIPT_TEXT_RETENTION_DAYS
+        return PreviewText(
+            notice=(
+                f"This transcription is older than the retention period ({days} days): its "
+                "text is not kept here and was not fetched from Twilio."
+            )
+        )
+    source = "cache"
+    if transcription.transcription_text is None:
+        try:
+            transcription_text_fetch(transcription=transcription)
+        except TwilioNotConfigured as exc:
+            return PreviewText(notice=f"The text is not cached yet. {exc}")
+        except TwilioNotFound:
+            transcription_forget_gone(transcription=transcription, actor=actor)
+            return PreviewText(gone=True)
+        except TwilioError as exc:
+            return PreviewText(error=f"Could not fetch the text from Twilio. {exc}")
+        source = "fetched from Twilio"
+    text = transcription.transcription_text
+    if text is None:
+        return PreviewText(
+            notice=f"Twilio has no text for this transcription (status: {transcription.status})."
+        )
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.VIEWED_TEXT,
+        transcription_sid=transcription.sid,
+        recording_sid=transcription.recording_sid,
+        outcome=source,
+    )
+    return PreviewText(text=text)

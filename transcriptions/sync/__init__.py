@@ -1,0 +1,145 @@
+"""Writes from Twilio into the local cache: a full pass over the account, a pass over one
+recording, and one transcription's refresh or text.
+
+A pass pages through Twilio (1,000 items a page), upserts each page in one statement, and only
+after a complete pass removes the cached rows that the pass did not see. One sync runs at a time
+per account (see `runs`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ..models import SyncRun, Transcription
+from ..sids import recording_sid_validate
+from ..twilio_client import (
+    TwilioClient,
+    TwilioNotFound,
+    TwilioTranscription,
+    client_or_settings,
+)
+from .pages import ProgressCallback, run_pages, search_vector_source, transcription_fields
+from .runs import (
+    SyncAlreadyRunning,
+    SyncTakenOver,
+    default_started_by,
+    latest_run,
+    run_complete,
+    run_fail,
+    run_looks_alive,
+    run_start,
+    running_run,
+)
+from .text import transcription_refresh, transcription_text_fetch
+
+PAGE_SIZE = 1000
+
+
+def _pass(
+    *,
+    kind: str,
+    client: TwilioClient,
+    pages: Callable[[TwilioClient], Iterator[list[TwilioTranscription]]],
+    recording_sid: str = "",
+    progress: ProgressCallback | None,
+    started_by: str,
+) -> SyncRun:
+    """One pass: the lock, every page written, then what the pass did not see removed. Any
+    error (Twilio's, the database's, a stop) marks the run failed with the reason, removes
+    nothing, and is raised again; running the sync again finishes the job."""
+    account_sid = client.account_sid
+    run = run_start(
+        kind=kind,
+        account_sid=account_sid,
+        recording_sid=recording_sid,
+        started_by=started_by or default_started_by(),
+    )
+    try:
+        run_pages(run=run, pages=pages(client), account_sid=account_sid, progress=progress)
+        unseen = Transcription.objects.filter(account_sid=account_sid)
+        if recording_sid:
+            unseen = unseen.filter(recording_sid=recording_sid)
+        run_complete(run, unseen=unseen.exclude(last_seen_run=run.pk))
+    except BaseException as exc:
+        run_fail(run, exc)
+        raise
+    return run
+
+
+def transcriptions_sync(
+    *,
+    client: TwilioClient | None = None,
+    progress: ProgressCallback | None = None,
+    started_by: str = "",
+) -> SyncRun:
+    """Copy every transcription of the account into the cache, then remove the cached rows of
+    that account that Twilio no longer has. The client comes from the settings unless one is
+    given.
+
+    Raises SyncAlreadyRunning when another sync of the account is running, TwilioNotConfigured
+    without credentials. `progress` gets the run after every page."""
+    with client_or_settings(client) as twilio:
+        return _pass(
+            kind=SyncRun.Kind.FULL,
+            client=twilio,
+            pages=lambda c: c.iter_transcription_pages(page_size=PAGE_SIZE),
+            progress=progress,
+            started_by=started_by,
+        )
+
+
+def _recording_pages(
+    client: TwilioClient, recording_sid: str
+) -> Iterator[list[TwilioTranscription]]:
+    """The recording's pages; a recording Twilio does not know (404 on the first page) has
+    none. Twilio usually answers an unknown recording with an empty list instead."""
+    pages = client.iter_recording_transcription_pages(recording_sid, page_size=PAGE_SIZE)
+    first = True
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        except TwilioNotFound:
+            if first:
+                return
+            raise
+        first = False
+        yield page
+
+
+def recording_transcriptions_sync(
+    *,
+    recording_sid: str,
+    client: TwilioClient | None = None,
+    progress: ProgressCallback | None = None,
+    started_by: str = "",
+) -> SyncRun:
+    """Refresh the cached transcriptions of one recording, removing those Twilio no longer has.
+    Same lock, failure handling and counts as the full sync."""
+    recording_sid_validate(recording_sid)
+    with client_or_settings(client) as twilio:
+        return _pass(
+            kind=SyncRun.Kind.RECORDING,
+            client=twilio,
+            pages=lambda c: _recording_pages(c, recording_sid),
+            recording_sid=recording_sid,
+            progress=progress,
+            started_by=started_by,
+        )
+
+
+__all__ = [
+    "PAGE_SIZE",
+    "ProgressCallback",
+    "SyncAlreadyRunning",
+    "SyncTakenOver",
+    "latest_run",
+    "recording_transcriptions_sync",
+    "run_looks_alive",
+    "running_run",
+    "search_vector_source",
+    "transcription_fields",
+    "transcription_refresh",
+    "transcription_text_fetch",
+    "transcriptions_sync",
+]

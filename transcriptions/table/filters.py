@@ -1,0 +1,167 @@
+"""The table's filters: one `TableFilters` object, made from the URL by the filter form and
+handed to every read of the table, and the vocabulary of its sorts and page sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from functools import cached_property
+from typing import Protocol
+from urllib.parse import urlencode
+
+from django.db.models import Q
+
+from ..days import day_after, day_start
+from ..models import TranscriptionStatus
+from .terms import SearchTerms, parse_search
+
+# The sorts the table offers, in the order the sort menu lists them.
+SORT_LABELS = {
+    "-created": "Newest first",
+    "created": "Oldest first",
+    "-duration": "Longest first",
+    "duration": "Shortest first",
+    "status": "Status A–Z",
+    "-status": "Status Z–A",
+}
+DEFAULT_SORT = "-created"
+# Column -> the sort its header asks for first (a second click flips the direction).
+SORTABLE_COLUMNS = {"created": "-created", "duration": "-duration", "status": "status"}
+PER_PAGE_CHOICES = (25, 50, 100)
+DEFAULT_PER_PAGE = 25
+
+
+class _KeyRow(Protocol):
+    status: str
+    recording_sid: str
+    date_created: datetime
+
+
+@dataclass(frozen=True)
+class TableFilters:
+    """The filters the table applies: only values that passed validation, defaults otherwise.
+    Unknown statuses and sorts are dropped here, whoever made the object."""
+
+    search: str = ""
+    statuses: tuple[str, ...] = ()
+    recording_sid: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None  # inclusive: the whole day
+    sort: str = DEFAULT_SORT
+    per_page: int = DEFAULT_PER_PAGE
+
+    def __post_init__(self) -> None:
+        known = TranscriptionStatus.values
+        object.__setattr__(
+            self, "statuses", tuple(dict.fromkeys(s for s in self.statuses if s in known))
+        )
+        object.__setattr__(self, "recording_sid", self.recording_sid or None)
+        if self.sort not in SORT_LABELS:
+            object.__setattr__(self, "sort", DEFAULT_SORT)
+
+    @cached_property
+    def terms(self) -> SearchTerms:
+        """The search box split into words (see `terms.parse_search`)."""
+        return parse_search(self.search)
+
+    @property
+    def created_from_at(self) -> datetime | None:
+        """The first instant the date filter keeps."""
+        return day_start(self.created_from) if self.created_from else None
+
+    @property
+    def created_before_at(self) -> datetime | None:
+        """The first instant after the date filter (exclusive)."""
+        return day_after(self.created_to) if self.created_to else None
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether anything narrows the rows (sort and page size do not)."""
+        return bool(
+            self.search
+            or self.statuses
+            or self.recording_sid
+            or self.created_from
+            or self.created_to
+        )
+
+    @property
+    def only_search_and_status(self) -> bool:
+        return not (self.recording_sid or self.created_from or self.created_to)
+
+    def without_statuses(self) -> TableFilters:
+        return replace(self, statuses=())
+
+    def with_status(self, status: str) -> TableFilters:
+        return replace(self, statuses=(status,))
+
+    def plain_q(self, *, statuses: bool = True) -> Q:
+        """Every filter but the search, as ORM conditions (but the status with `statuses`
+        False: the word index checks it)."""
+        q = Q()
+        if self.statuses and statuses:
+            q &= Q(status__in=self.statuses)
+        if self.recording_sid:
+            q &= Q(recording_sid=self.recording_sid)
+        if self.created_from_at:
+            q &= Q(date_created__gte=self.created_from_at)
+        if self.created_before_at:
+            q &= Q(date_created__lt=self.created_before_at)
+        return q
+
+    def keeps(self, row: _KeyRow) -> bool:
+        """The same filters as `plain_q`, on a row already read."""
+        start, before = self.created_from_at, self.created_before_at
+        return (
+            (not self.statuses or row.status in self.statuses)
+            and (not self.recording_sid or row.recording_sid == self.recording_sid)
+            and (not start or row.date_created >= start)
+            and (not before or row.date_created < before)
+        )
+
+    def params(self, **changes: object) -> list[tuple[str, str]]:
+        """The canonical query parameters for these filters: defaults left out, so that a
+        bookmarked or shared URL is short. `changes` override by parameter name (None drops)."""
+        values: dict[str, object] = {
+            "q": self.search,
+            "status": list(self.statuses),
+            "recording": self.recording_sid,
+            "date_from": self.created_from.isoformat() if self.created_from else None,
+            "date_to": self.created_to.isoformat() if self.created_to else None,
+            "sort": self.sort if self.sort != DEFAULT_SORT else None,
+            "per_page": self.per_page if self.per_page != DEFAULT_PER_PAGE else None,
+        }
+        values.update(changes)
+        pairs: list[tuple[str, str]] = []
+        for name, value in values.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item not in (None, ""):
+                    pairs.append((name, str(item)))
+        return pairs
+
+    def params_by_name(self) -> dict[str, list[str]]:
+        """The filter's parameters (no sort, no page size) grouped by name, as a bulk deletion
+        records the filter it was made from."""
+        grouped: dict[str, list[str]] = {}
+        for name, value in self.params(sort=None, per_page=None):
+            grouped.setdefault(name, []).append(value)
+        return grouped
+
+    def url(self, base: str, **changes: object) -> str:
+        """`base` with the canonical query string for these filters (see `params`)."""
+        query = urlencode(self.params(**changes))
+        return f"{base}?{query}" if query else base
+
+    def sort_links(self, base: str) -> dict[str, dict[str, str]]:
+        """For each sortable column header: the URL that sorts by it (or flips its direction)
+        and its aria-sort state."""
+        links = {}
+        for column, first in SORTABLE_COLUMNS.items():
+            if self.sort.lstrip("-") == column:
+                descending = self.sort.startswith("-")
+                state = "descending" if descending else "ascending"
+                target = column if descending else f"-{column}"
+            else:
+                state, target = "none", first
+            links[column] = {"url": self.url(base, sort=target), "state": state}
+        return links

@@ -1,0 +1,254 @@
+"""Keyset pages of the table: a cursor holds the sort key of the row a page follows or
+precedes, and each page is one or a few index walks from there, however deep. Rows deleted or
+added between two page loads neither hide nor repeat others."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from ..models import Transcription
+from .search import column as sql_column
+from .search import condition, connection
+
+# Sort keys offered by the table, each with its tie-breakers so that paging is stable.
+# Durations can be null; nulls go last in both directions so SQLite and PostgreSQL agree.
+SORTS: dict[str, tuple] = {
+    "-created": (F("date_created").desc(), F("id").desc()),
+    "created": (F("date_created").asc(), F("id").asc()),
+    "-duration": (
+        F("duration").desc(nulls_last=True),
+        F("date_created").desc(),
+        F("id").desc(),
+    ),
+    "duration": (
+        F("duration").asc(nulls_last=True),
+        F("date_created").desc(),
+        F("id").desc(),
+    ),
+    "-status": (F("status").desc(), F("date_created").desc(), F("id").desc()),
+    "status": (F("status").asc(), F("date_created").desc(), F("id").desc()),
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """What orders a row, and what the filters applied in Python read (`_few_matches`)."""
+
+    id: int
+    date_created: datetime
+    duration: int | None
+    status: str
+    recording_sid: str = ""
+
+
+KEY_FIELDS = ("id", "date_created", "duration", "status", "recording_sid")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position between rows: the sort key of the row a page follows or precedes."""
+
+    sort: str
+    lead: str | int | None  # status or duration for those sorts; None otherwise (or null)
+    date_created: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.sort, self.lead, self.date_created.isoformat(), self.id])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, *, sort: str) -> Cursor:
+        """Raises ValueError for anything but a cursor of this sort."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            cursor_sort, lead, created, pk = json.loads(raw)
+        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+            raise ValueError("not a cursor") from exc
+        if cursor_sort != sort or sort not in SORTS:
+            raise ValueError("a cursor of another sort")
+        if not isinstance(pk, int) or isinstance(pk, bool) or not isinstance(created, str):
+            raise ValueError("not a cursor")
+        column = sort.lstrip("-")
+        if column == "status" and not (isinstance(lead, str) and len(lead) <= 16):
+            raise ValueError("not a cursor")
+        if column == "duration" and not (lead is None or type(lead) is int):
+            raise ValueError("not a cursor")
+        if column == "created" and lead is not None:
+            raise ValueError("not a cursor")
+        when = datetime.fromisoformat(created)
+        if timezone.is_naive(when):
+            raise ValueError("not a cursor")
+        return cls(sort=sort, lead=lead, date_created=when, id=pk)
+
+    @classmethod
+    def of(cls, row: Transcription | Key, *, sort: str) -> Cursor:
+        column = sort.lstrip("-")
+        lead = getattr(row, column) if column in ("status", "duration") else None
+        return cls(sort=sort, lead=lead, date_created=row.date_created, id=row.id)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Part of a sort order that one index walk reads: rows with `condition`, in `order`."""
+
+    condition: Q | RawSQL | None
+    order: tuple[tuple[str, bool], ...]  # (column, descending)
+
+
+def _tail_after(direction_desc: bool, cursor: Cursor) -> RawSQL:
+    """(date_created, id) beyond the cursor in the given direction, as one row comparison
+    that both databases answer with a range on the index."""
+    adapt = connection().ops.adapt_datetimefield_value
+    op = "<" if direction_desc else ">"
+    return condition(
+        f"({sql_column('date_created')}, {sql_column('id')}) {op} (%s, %s)",
+        [adapt(cursor.date_created), cursor.id],
+    )
+
+
+def _segments(
+    sort: str, *, cursor: Cursor | None, backward: bool, statuses: list[str]
+) -> Iterator[_Segment]:
+    """The index walks that read the rows after `cursor` (before it with `backward`; from
+    the start, or from the end with `backward`, without a cursor), in order. Each sort is
+    split where one index cannot serve it: per status (few values), and durations apart
+    from the null ones (which sort last both ways)."""
+    column = sort.lstrip("-")
+    lead_desc = sort.startswith("-")
+    tail_desc = sort != "created"
+    if backward:
+        lead_desc, tail_desc = not lead_desc, not tail_desc
+    tail = (("date_created", tail_desc), ("id", tail_desc))
+
+    if column == "created":
+        yield _Segment(_tail_after(tail_desc, cursor) if cursor else None, tail)
+        return
+
+    if column == "status":
+        values = sorted(statuses, reverse=lead_desc)
+        if cursor is not None:
+            yield _Segment(Q(status=cursor.lead) & Q(_tail_after(tail_desc, cursor)), tail)
+            values = [v for v in values if (v < cursor.lead if lead_desc else v > cursor.lead)]
+        for value in values:
+            yield _Segment(Q(status=value), tail)
+        return
+
+    # Duration: non-null values in order, then the nulls (last in both directions, so first
+    # when walking backward).
+    lead_order = (("duration", lead_desc), *tail)
+    non_null = Q(duration__isnull=False)
+    nulls = Q(duration__isnull=True)
+    if cursor is None:
+        parts = [(non_null, lead_order), (nulls, tail)]
+        yield from (_Segment(q, order) for q, order in (reversed(parts) if backward else parts))
+        return
+    after = Q(_tail_after(tail_desc, cursor))
+    if cursor.lead is None:
+        yield _Segment(nulls & after, tail)
+        if backward:
+            yield _Segment(non_null, lead_order)
+        return
+    yield _Segment(Q(duration=cursor.lead) & after, tail)
+    beyond = Q(duration__lt=cursor.lead) if lead_desc else Q(duration__gt=cursor.lead)
+    yield _Segment(beyond, lead_order)
+    if not backward:
+        yield _Segment(nulls, tail)
+
+
+def _order_by(order: tuple[tuple[str, bool], ...]) -> list:
+    return [F(name).desc() if desc else F(name).asc() for name, desc in order]
+
+
+def _sort_key(sort: str):
+    """A key function ordering `Key`s as `sort` does (the Python twin of `_segments`, for
+    the few matches ordered here)."""
+    column = sort.lstrip("-")
+    lead_desc = sort.startswith("-")
+    tail_sign = 1 if sort == "created" else -1
+
+    def key(row: Key) -> tuple:
+        # A timestamp keeps microseconds apart at today's dates, and can be negated.
+        tail = (tail_sign * row.date_created.timestamp(), tail_sign * row.id)
+        if column == "duration":
+            value = row.duration or 0
+            return (row.duration is None, -value if lead_desc else value, *tail)
+        if column == "status":
+            if lead_desc:
+                # Descending text: negated code points, and a shorter string after its
+                # extensions.
+                return (tuple(-ord(c) for c in row.status) + (1,), *tail)
+            return (row.status, *tail)
+        return tail
+
+    return key
+
+
+def cursor_parse(token: str | None, sort: str) -> tuple[Cursor | None, str | None]:
+    if not token:
+        return None, None
+    try:
+        return Cursor.decode(token, sort=sort), None
+    except ValueError:
+        return None, "That page link is not valid (any more); showing the first page."
+
+
+def page_from_keys(
+    keys: list[Key], *, sort: str, cursor: Cursor | None, backward: bool, per_page: int
+) -> tuple[list[Key], bool]:
+    """The page of `keys` after (before) the cursor, and whether more lie beyond it."""
+    key = _sort_key(sort)
+    ordered = sorted(keys, key=key)
+    if cursor is not None:
+        column = sort.lstrip("-")
+        at = key(
+            Key(
+                cursor.id,
+                cursor.date_created,
+                cursor.lead if column == "duration" else None,
+                cursor.lead if column == "status" else "",
+            )
+        )
+        if backward:
+            ordered = [k for k in ordered if key(k) < at]
+        else:
+            ordered = [k for k in ordered if key(k) > at]
+    if backward:
+        chunk = ordered[-(per_page + 1) :]
+        return chunk[-per_page:], len(chunk) > per_page
+    chunk = ordered[: per_page + 1]
+    return chunk[:per_page], len(chunk) > per_page
+
+
+def rows_walk(
+    qs: QuerySet[Transcription],
+    *,
+    sort: str,
+    cursor: Cursor | None,
+    backward: bool,
+    per_page: int,
+    statuses: list[str],
+) -> tuple[list[Transcription], bool]:
+    """Up to `per_page` rows of `qs` after (before) the cursor by index walks, and whether
+    more lie beyond; backward pages come back in display order."""
+    rows: list[Transcription] = []
+    for segment in _segments(sort, cursor=cursor, backward=backward, statuses=statuses):
+        part = qs if segment.condition is None else qs.filter(segment.condition)
+        need = per_page + 1 - len(rows)
+        rows += list(part.order_by(*_order_by(segment.order))[:need])
+        if len(rows) > per_page:
+            break
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backward:
+        rows.reverse()
+    return rows, more

@@ -1,0 +1,67 @@
+"""What the search box asks for: the words that must match, and SID prefixes. Pure Python, no
+database: the SQL per database is in `search`, the highlighting of matches in `rows`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..sids import sid_prefix
+
+# A word is a run of letters and digits: everything else (punctuation, quotes, `%`, `_`,
+# FTS operators) only separates words, as the indexes on both databases see the text.
+WORD_RE = re.compile(r"[^\W_]+")
+
+# A word as the search matches it: False for a whole word, True for a prefix, or (SQLite) the
+# whole words a prefix starts, when they were looked up.
+WordMatch = bool | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """A search box value split into the words that must each match the text."""
+
+    words: tuple[str, ...] = ()
+    # SQLite: the whole words of the index the last word starts, when few (`search.expanded`).
+    last_expanded: tuple[str, ...] | None = None
+
+    def text_words(self) -> list[tuple[str, WordMatch]]:
+        """(word, how it matches) for the words that only search the text; the last word
+        matches as a prefix, or as the whole words it starts when they were looked up."""
+        last = len(self.words) - 1
+        return [
+            (w, (self.last_expanded or True) if i == last else False)
+            for i, w in enumerate(self.words)
+            if not sid_prefix(w)
+        ]
+
+    def sid_words(self) -> list[tuple[str, str, bool]]:
+        """(word, SID prefix, matches the text as a prefix) for SID-like words."""
+        last = len(self.words) - 1
+        return [
+            (w, prefix, i == last) for i, w in enumerate(self.words) if (prefix := sid_prefix(w))
+        ]
+
+    def __bool__(self) -> bool:
+        return bool(self.words)
+
+
+def parse_search(search: str) -> SearchTerms:
+    """Split the search box into words (see `WORD_RE`): nothing the user types reaches SQL,
+    FTS5 or tsquery syntax except runs of letters and digits."""
+    return SearchTerms(words=tuple(WORD_RE.findall(search or "")))
+
+
+def match_regex(terms: SearchTerms) -> re.Pattern[str] | None:
+    """The Python twin of the word index, for highlighting exactly what matched: a word
+    starts and ends where a run of letters and digits does."""
+    if not terms:
+        return None
+    last = len(terms.words) - 1
+    parts = []
+    for i, word in enumerate(terms.words):
+        end = "" if i == last else r"(?![^\W_])"
+        parts.append(rf"(?<![^\W_]){re.escape(word)}{end}")
+    # Longest first, so "refund" wins over a shorter word it starts with.
+    parts.sort(key=len, reverse=True)
+    return re.compile("|".join(parts), re.IGNORECASE)

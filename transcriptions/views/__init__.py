@@ -1,0 +1,1 @@
+"""Thin views, one module per part of the desk; `htmx` holds what they all answer with."""

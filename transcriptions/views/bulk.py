@@ -1,0 +1,190 @@
+"""Bulk deletion: the confirmation, the live progress of one, cancel, retry, and the list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from .. import bulk_deletion, tasks
+from ..bulk_deletion import BulkDeletionRefused, BulkTarget
+from ..forms import BulkConfirmForm, TranscriptionFilterForm
+from ..models import BulkDeletion
+from ..twilio_client import TwilioError, twilio_configuration_problem
+from ..words import duration_text
+from .htmx import (
+    CHANGED_EVENT,
+    HtmxHttpRequest,
+    error_answer,
+    page_or_fragment,
+    wants_fragment,
+)
+
+LIST_PAGE_SIZE = 50
+FAILED_SHOWN = 100
+CONFIRM = "transcriptions/bulkdeletion_confirm.html"
+DETAIL = "transcriptions/bulkdeletion_detail.html"
+
+
+def _target(data: QueryDict, *, with_sids: bool = False) -> BulkTarget:
+    """What the request points at: `all=1` with the table's filter parameters (invalid ones
+    ignored, as the table ignores them), or `sid` repeated for a selection."""
+    if data.get("all"):
+        form = TranscriptionFilterForm(data)
+        form.is_valid()
+        return bulk_deletion.bulk_target_of_filter(filters=form.filters(), with_sids=with_sids)
+    return bulk_deletion.bulk_target_of_selection(sids=data.getlist("sid"))
+
+
+def _confirm_response(
+    request: HtmxHttpRequest,
+    *,
+    target: BulkTarget,
+    errors: list[str] | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    problem = twilio_configuration_problem()
+    context = {
+        "target": target,
+        "errors": errors or [],
+        "reason": reason,
+        "account_sid": settings.TWILIO_ACCOUNT_SID,
+        "twilio_problem": f"Twilio is not configured: {problem}" if problem else None,
+        "typed_above": bulk_deletion.TYPED_CONFIRM_ABOVE,
+        "cancel_url": reverse("transcriptions:list"),
+    }
+    return page_or_fragment(request, CONFIRM, context, fragment="confirm", status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_confirm(request: HtmxHttpRequest) -> HttpResponse:
+    """GET: the confirmation of a bulk deletion (count, a sample, the Twilio account, a
+    reason, and above 100 items the typed count); it deletes nothing. POST: check all that
+    again against the cache as it is now, record the bulk deletion and queue it."""
+    if request.method == "GET":
+        return _confirm_response(request, target=_target(request.GET))
+    target = _target(request.POST, with_sids=True)
+    form = BulkConfirmForm(request.POST)
+    reason = form.reason_text()
+    errors = form.errors_for(count=target.count, needs_typed_count=target.needs_typed_count)
+    bulk = None
+    if not errors:
+        try:
+            bulk = bulk_deletion.bulk_deletion_start(
+                actor=request.user,
+                sids=target.sids or [],
+                reason=reason,
+                filter_params=target.filter_params,
+            )
+        except (TwilioError, BulkDeletionRefused) as exc:
+            errors = [f"{exc} Nothing deleted."]
+    if bulk is None:
+        return _confirm_response(request, target=target, errors=errors, reason=reason, status=400)
+    tasks.bulk_deletion_enqueue(bulk)
+    if request.htmx:
+        return HttpResponseClientRedirect(bulk.get_absolute_url())
+    return redirect(bulk.get_absolute_url())
+
+
+def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
+    progress = bulk_deletion.bulk_deletion_progress(bulk_deletion=bulk)
+    failed_items = []
+    if progress.failed:
+        failed_items = bulk_deletion.bulk_deletion_failed_items(
+            bulk_deletion=bulk, limit=FAILED_SHOWN
+        )
+    return {
+        "bulk": bulk,
+        "progress": progress,
+        "failed_items": failed_items,
+        "failed_shown": FAILED_SHOWN,
+        "time_left": duration_text(progress.seconds_left),
+        "is_stale": bulk.is_active
+        and bulk.heartbeat_at is not None
+        and (timezone.now() - bulk.heartbeat_at).total_seconds()
+        > settings.BULK_DELETE_STALE_SECONDS,
+    }
+
+
+def _bulk_or_404(pk: int) -> BulkDeletion:
+    bulk = bulk_deletion.bulk_deletion_get(pk)
+    if bulk is None:
+        raise Http404(f"No bulk deletion #{pk}.")
+    return bulk
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One bulk deletion: who, why, what, and its live progress. htmx polls get the progress
+    partial alone, which stops polling itself once the deletion has finished. A deletion
+    whose worker died is queued again from here."""
+    bulk = _bulk_or_404(pk)
+    resumed = tasks.bulk_deletion_resume_if_stale(bulk=bulk)
+    context = {**_progress_context(bulk), "resumed": resumed}
+    response = page_or_fragment(request, DETAIL, context, fragment="progress")
+    if wants_fragment(request) and not bulk.is_active:
+        trigger_client_event(response, CHANGED_EVENT)
+    return response
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Cancel: DELETEs in flight finish, nothing more is deleted, the rest stay."""
+    bulk = bulk_deletion.bulk_deletion_cancel(bulk_deletion=_bulk_or_404(pk))
+    if request.htmx:
+        return render(request, f"{DETAIL}#progress", _progress_context(bulk))
+    messages.info(request, f"Bulk deletion #{bulk.pk}: {bulk.get_state_display().lower()}.")
+    return redirect(bulk.get_absolute_url())
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Start a new bulk deletion over this one's failed items, and go to it."""
+    bulk = _bulk_or_404(pk)
+    try:
+        retry = bulk_deletion.bulk_deletion_retry_failed(bulk_deletion=bulk, actor=request.user)
+    except (TwilioError, BulkDeletionRefused) as exc:
+        return error_answer(request, text=str(exc), to=bulk.get_absolute_url())
+    tasks.bulk_deletion_enqueue(retry)
+    if request.htmx:
+        return HttpResponseClientRedirect(retry.get_absolute_url())
+    return redirect(retry.get_absolute_url())
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Every bulk deletion, newest first, with its state; unfinished ones whose worker died
+    are queued again."""
+    tasks.resume_bulk_deletions()
+    paginator = Paginator(bulk_deletion.bulk_deletion_list(), LIST_PAGE_SIZE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "transcriptions/bulkdeletion_list.html",
+        {"page_obj": page_obj, "bulk_deletions": page_obj.object_list},
+    )

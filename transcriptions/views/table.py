@@ -1,0 +1,175 @@
+"""The review table (`/`) and its CSV export: both read the table's filters from the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
+
+from .. import export, table
+from ..forms import TranscriptionFilterForm
+from ..models import TranscriptionStatus
+from .htmx import HtmxHttpRequest, wants_fragment
+
+# Longer than any cursor the table makes; anything longer is not one.
+CURSOR_MAX_LENGTH = 200
+LIST = "transcriptions/transcription_list.html"
+
+
+def _paging_params(request: HtmxHttpRequest) -> dict[str, Any]:
+    """The page asked for: `after` or `before` a cursor, or `last`; the first page otherwise."""
+    after = request.GET.get("after", "")[: CURSOR_MAX_LENGTH + 1]
+    before = request.GET.get("before", "")[: CURSOR_MAX_LENGTH + 1]
+    return {
+        "after": after if after and not before else None,
+        "before": before or None,
+        "last": request.GET.get("last") == "1" and not (after or before),
+    }
+
+
+def _status_options(filters: table.TableFilters, page: table.TablePage) -> list[dict[str, Any]]:
+    """The status filter's boxes with their facet counts (None: deferred)."""
+    return [
+        {
+            "value": value,
+            "label": label,
+            "count": None if page.facets is None else page.facets.get(value, table.Count(0)),
+            "checked": value in filters.statuses,
+        }
+        for value, label in TranscriptionStatus.choices
+    ]
+
+
+def _counts_only(request: HtmxHttpRequest) -> bool:
+    """counts=1 aimed at #result-counts: the counts a page left out because they cost more
+    than the page (see the template's result-count block), asked for alone by htmx."""
+    return (
+        request.GET.get("counts") == "1"
+        and wants_fragment(request)
+        and request.htmx.target == "result-counts"
+    )
+
+
+def _results_context(
+    *,
+    user: Any,
+    form: TranscriptionFilterForm,
+    status: table.CacheStatus,
+    page: table.TablePage,
+    paging: dict[str, Any],
+) -> dict[str, Any]:
+    filters = form.filters()
+    base = reverse("transcriptions:list")
+    can_read_text = user.has_perm("transcriptions.view_transcript_text")
+    can_delete = user.has_perm("transcriptions.delete_transcription")
+    # The URL of what is shown: the cursor that was used (none when it was not valid).
+    current = {} if page.notice else {key: value for key, value in paging.items() if value}
+    if current.get("last"):
+        current["last"] = 1
+    form_errors = [
+        (form.fields[name].label if name in form.fields else "", message)
+        for name, field_errors in form.errors.items()
+        for message in field_errors
+    ]
+    if page.notice:
+        form_errors.append(("Page", page.notice))
+    rows_html = table.table_rows(
+        page.rows, filters=filters, base=base, can_read_text=can_read_text, can_delete=can_delete
+    )
+    return {
+        "form": form,
+        "filters": filters,
+        "form_errors": form_errors,
+        "status": status,
+        "status_options": _status_options(filters, page),
+        "counts_url": filters.url(base, counts=1, **current),
+        "page": page,
+        "paging": current,
+        "rows": page.rows,
+        "rows_html": rows_html,
+        "first_url": filters.url(base) if page.has_previous else None,
+        "previous_url": (
+            filters.url(base, before=page.first_cursor)
+            if page.has_previous and page.first_cursor
+            else None
+        ),
+        "next_url": (
+            filters.url(base, after=page.last_cursor)
+            if page.has_next and page.last_cursor
+            else None
+        ),
+        "last_url": filters.url(base, last=1) if page.has_next else None,
+        "sort_links": filters.sort_links(base),
+        "page_url": filters.url(base, **current),
+        "can_read_text": can_read_text,
+        "can_delete": can_delete,
+    }
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.view_transcription", raise_exception=True)
+def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The cache's status bar and the review table; htmx requests get the results alone."""
+    form = TranscriptionFilterForm(request.GET)
+    form.is_valid()  # invalid fields are dropped from the filters and listed above the table
+    filters = form.filters()
+    status = table.cache_status()
+    if _counts_only(request):
+        page = table.transcription_page(filters=filters, per_page=1, totals=status.counts)
+        context = {"page": page, "filters": filters}
+        context["status_options"] = _status_options(filters, page)
+        return render(request, f"{LIST}#counts", context)
+    paging = _paging_params(request)
+    page = table.transcription_page(
+        filters=filters,
+        totals=status.counts,
+        defer_counts=request.GET.get("counts") != "1",
+        **paging,
+    )
+    context = _results_context(
+        user=request.user, form=form, status=status, page=page, paging=paging
+    )
+    if not wants_fragment(request):
+        return render(request, LIST, context)
+    response = render(request, f"{LIST}#results", {**context, "oob_facets": True})
+    # The results refreshing themselves after a change (trigger "results") keep the URL;
+    # filters and paging push the canonical one (defaults and invalid values left out).
+    if request.htmx.trigger != "results":
+        push_url(response, context["page_url"])
+    return response
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.view_transcription", raise_exception=True)
+def transcription_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The table's current filter and sort as a CSV download, streamed row by row; the text
+    column only for users who may read text. Invalid filters are ignored, as in the table.
+    The export is audited when the stream ends."""
+    form = TranscriptionFilterForm(request.GET)
+    form.is_valid()
+    filters = form.filters()
+    query = urlencode(filters.params(per_page=None))
+    response = StreamingHttpResponse(
+        export.transcriptions_csv_stream(
+            rows=table.transcription_list(filters=filters),
+            with_text=request.user.has_perm("transcriptions.view_transcript_text"),
+            user=request.user,
+            filter_description=f"filter: {query}" if query else "filter: none (all rows)",
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export.export_filename()}"'
+    # Why: the file may hold transcript text; no shared or browser cache should keep a copy.
+    patch_cache_control(response, private=True, no_store=True)
+    return response
