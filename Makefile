@@ -24,8 +24,9 @@ demo: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --verbosity 0
 	$(PY) manage.py run_demo
 
+# PYTEST_ARGS adds options, e.g. CI's coverage report.
 test: $(VENV)/.dev-installed
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev-installed
 	$(PY) -m pytest -m "not e2e"
@@ -33,6 +34,7 @@ test-fast: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .

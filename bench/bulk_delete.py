@@ -142,10 +142,8 @@ def setup_django(database_url: str | None, workdir: Path, account_sid: str) -> s
 
 def fill_cache() -> None:
     from transcriptions.sync import transcriptions_sync
-    from transcriptions.twilio_client import get_client
 
-    with get_client() as client:
-        transcriptions_sync(client=client)
+    transcriptions_sync()
 
 
 def account_sids(account_sid: str) -> list[str]:
@@ -198,9 +196,12 @@ def measure_baseline(sids: list[str], sandbox: Sandbox) -> float:
 
 
 def start_bulk(sids: list[str], reason: str):
-    from transcriptions.deletion import bulk_deletion_start
+    from transcriptions.bulk_deletion import bulk_deletion_start
+    from transcriptions.tasks import bulk_deletion_enqueue
 
-    return bulk_deletion_start(actor=None, sids=sids, reason=reason)
+    bulk = bulk_deletion_start(actor=None, sids=sids, reason=reason)
+    bulk_deletion_enqueue(bulk)
+    return bulk
 
 
 def main() -> None:

@@ -210,7 +210,8 @@ def baseline_worker() -> None:
     from django.utils import timezone
 
     from transcriptions.models import Transcription
-    from transcriptions.sync import retention_cutoff, transcription_fields
+    from transcriptions.retention import retention_cutoff
+    from transcriptions.sync import transcription_fields
     from transcriptions.twilio_client import get_client
 
     with get_client() as client:

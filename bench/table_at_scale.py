@@ -110,7 +110,7 @@ def urls_install() -> None:
 
 
 def cache_size() -> int:
-    from transcriptions.queries import status_totals
+    from transcriptions.table import status_totals
 
     return sum(status_totals().values())
 
@@ -293,8 +293,8 @@ def cases() -> list[tuple[str, dict, dict, bool]]:
     """(name, view params, admin params, is a search case)."""
     from django.utils import timezone
 
-    from transcriptions import queries
     from transcriptions.models import Transcription
+    from transcriptions.table.paging import Cursor
 
     sample = Transcription.objects.order_by("-date_created", "-id")[
         min(12345, Transcription.objects.count() // 3)
@@ -307,7 +307,7 @@ def cases() -> list[tuple[str, dict, dict, bool]]:
     deep_row = Transcription.objects.order_by("-date_created", "-id")[
         min(499 * PER_PAGE, total // 2) - 1
     ]
-    deep = queries._Cursor.of(deep_row, sort="-created").encode()
+    deep = Cursor.of(deep_row, sort="-created").encode()
     last_page = (total + PER_PAGE - 1) // PER_PAGE
     day = sample.date_created.date()
     date_to = day.isoformat()

@@ -46,6 +46,18 @@ class SandboxTranscription:
     """One Transcription resource with typed values; the server renders Twilio's wire form."""
 
     __slots__ = _FIELDS
+    sid: str
+    account_sid: str
+    recording_sid: str
+    status: str
+    transcription_text: str | None
+    duration: int | None
+    price: Decimal | None
+    price_unit: str
+    type: str
+    api_version: str
+    date_created: datetime
+    date_updated: datetime
 
     def __init__(self, **fields: object) -> None:
         for name in _FIELDS:
@@ -127,11 +139,6 @@ class TranscriptionStore:
         with self._lock:
             keys = self._by_recording.get(recording_sid, ())
             return [self._items[sid] for _, sid in keys]
-
-    def recording_sids(self) -> list[str]:
-        """Every recording SID that has at least one item."""
-        with self._lock:
-            return list(self._by_recording)
 
     def page(
         self,

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from .days import day_after, day_start
 from .models import AuditEvent
+
+# Who did it: a user, or None for a command run without one.
+Actor = User | AnonymousUser | None
 
 OUTCOME_MAX_LENGTH = AuditEvent._meta.get_field("outcome").max_length
 
 
 def audit_record(
     *,
-    user: AbstractBaseUser | AnonymousUser | None,
+    user: Actor,
     action: str,
     transcription_sid: str = "",
     recording_sid: str = "",

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
-from .audit import audit_record
+from .audit import Actor, audit_record
 from .models import AuditEvent, Transcription
 from .twilio_client import TwilioClient, TwilioError, TwilioNotFound, client_or_settings
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 OUTCOME_DELETED = "deleted"
 OUTCOME_ALREADY_GONE = "already gone at Twilio"

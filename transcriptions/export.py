@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .audit import audit_record
+from .audit import Actor, audit_record
 from .models import AuditEvent, Transcription
 
 CHUNK_SIZE = 2000
@@ -89,7 +87,7 @@ def transcriptions_csv_stream(
     *,
     rows: QuerySet[Transcription],
     with_text: bool,
-    user: AbstractBaseUser | AnonymousUser | None,
+    user: Actor,
     filter_description: str,
 ) -> Iterator[str]:
     """Yield the CSV of `rows` (in the queryset's own order) line by line, reading the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django import forms
 from django.core.validators import RegexValidator
@@ -90,7 +91,6 @@ class TranscriptionFilterForm(forms.Form):
         required=False,
         choices=[(n, str(n)) for n in PER_PAGE_CHOICES],
         coerce=int,
-        empty_value=DEFAULT_PER_PAGE,
         error_messages={
             "invalid_choice": "Page size “%(value)s” is not offered; showing 25 per page."
         },
@@ -110,8 +110,8 @@ class TranscriptionFilterForm(forms.Form):
         # Twilio's SIDs are lower-case hex after the prefix; accept any case as typed.
         return sid_canonical(value) if value else value
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date; end date ignored.")
@@ -212,8 +212,8 @@ class RetentionConfirmForm(RetentionPolicyForm):
         cutoff = self.cleaned_data["cutoff"]
         return cutoff if timezone.is_aware(cutoff) else timezone.make_aware(cutoff)
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         days, cutoff = cleaned.get("older_than_days"), cleaned.get("cutoff")
         # A cutoff later than the policy allows would reach younger transcriptions.
         latest = None if days is None else timezone.now() - timedelta(days=days)

@@ -48,8 +48,28 @@ def rate_text(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
+class _WithFailureRate:
+    """The failure rate of whatever counts its `failed` and `total` transcriptions."""
+
+    @property
+    def failed(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def total(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def failure_rate(self) -> float | None:
+        return failure_rate(failed=self.failed, total=self.total)
+
+    @property
+    def failure_rate_text(self) -> str:
+        return rate_text(self.failure_rate)
+
+
 @dataclass(frozen=True)
-class DayCounts:
+class DayCounts(_WithFailureRate):
     """One day (in the TIME_ZONE setting): how many transcriptions were created, per status."""
 
     day: date
@@ -63,20 +83,12 @@ class DayCounts:
     def failed(self) -> int:
         return self.counts.get(TranscriptionStatus.FAILED, 0)
 
-    @property
-    def failure_rate(self) -> float | None:
-        return failure_rate(failed=self.failed, total=self.total)
-
-    @property
-    def failure_rate_text(self) -> str:
-        return rate_text(self.failure_rate)
-
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
 
 
 @dataclass(frozen=True)
-class StatusOverview:
+class StatusOverview(_WithFailureRate):
     """Every day of the period, oldest first, days without transcriptions included."""
 
     days: list[DayCounts]
@@ -100,14 +112,6 @@ class StatusOverview:
     @property
     def failed(self) -> int:
         return sum(d.failed for d in self.days)
-
-    @property
-    def failure_rate(self) -> float | None:
-        return failure_rate(failed=self.failed, total=self.total)
-
-    @property
-    def failure_rate_text(self) -> str:
-        return rate_text(self.failure_rate)
 
 
 def status_overview(*, days: int, today: date | None = None) -> StatusOverview:

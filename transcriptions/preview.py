@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from .audit import audit_record
-from .deletion import Actor, transcription_forget_gone
+from .audit import Actor, audit_record
+from .deletion import transcription_forget_gone
 from .models import AuditEvent, Transcription
 from .retention import text_is_past_retention
 from .sids import is_transcription_sid

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .audit import audit_record
+from .audit import Actor, audit_record
 from .bulk_deletion import BulkDeletionRefused, bulk_deletion_start
 from .models import AuditEvent, BulkDeletion, Transcription, TranscriptionStatus
 
@@ -29,8 +27,6 @@ RETENTION_REASON = "retention policy"
 # Beyond this, a timedelta overflows and no transcription could be that old anyway.
 MAX_DAYS = 36_500
 DEFAULT_SAMPLE_SIZE = 10
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 class RetentionPolicyError(ValueError):

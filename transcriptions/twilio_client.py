@@ -22,6 +22,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .twilio_wire import (
@@ -43,7 +44,6 @@ __all__ = [
     "get_client",
     "twilio_configuration_check",
     "twilio_configuration_problem",
-    "twilio_is_configured",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class _Retry(Retry):
         window = min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1))
         return random.uniform(0, window)
 
-    def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def]
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         retry_after = self.get_retry_after(response) if response is not None else None
         if retry_after is not None:
             delay = min(retry_after, self.backoff_max)
@@ -316,12 +316,9 @@ class TwilioClient:
             )
         except requests.RequestException as exc:
             # Retries used up: requests wraps urllib3's MaxRetryError around the last failure.
-            reason = exc.args[0] if exc.args else None
-            exhausted = isinstance(reason, MaxRetryError)
-            if exhausted:
-                reason = reason.reason
-            elif isinstance(exc, requests.ReadTimeout | requests.ConnectTimeout):
-                reason = (exc.args[0].reason if exc.args else None) or exc
+            cause = exc.args[0] if exc.args else exc
+            exhausted = isinstance(cause, MaxRetryError)
+            reason = cause.reason if isinstance(cause, MaxRetryError) else cause
             tries = self._max_attempts if exhausted else 1
             raise TwilioError(
                 None,
@@ -373,11 +370,6 @@ def twilio_configuration_problem() -> str | None:
     if not getattr(settings, "TWILIO_API_BASE_URL", DEFAULT_BASE_URL):
         return "TWILIO_API_BASE_URL is empty."
     return None
-
-
-def twilio_is_configured() -> bool:
-    """Whether the settings name an account and its credentials."""
-    return twilio_configuration_problem() is None
 
 
 def twilio_configuration_check() -> None:

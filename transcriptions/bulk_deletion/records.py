@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from ..deletion import Actor
+from ..audit import Actor
 from ..models import BulkDeletion, BulkDeletionItem, Transcription
 from ..sids import is_transcription_sid
 from ..table import DEFAULT_SORT, TableFilters, transcription_list

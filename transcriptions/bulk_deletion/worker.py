@@ -13,14 +13,19 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from ..deletion import delete_confirmed_record, delete_failed_record, failure_outcome, twilio_delete
 from ..models import BulkDeletion, BulkDeletionItem
-from ..twilio_client import RETRY_STATUSES, TwilioClient, TwilioError, get_client
+from ..twilio_client import (
+    RETRY_STATUSES,
+    TwilioClient,
+    TwilioError,
+    TwilioNotConfigured,
+    get_client,
+)
 from .records import counter_fields, item_counts, stale_cutoff
 
 # How often a running worker refreshes its heartbeat and its claims, and checks for a cancel.
@@ -278,7 +283,7 @@ def bulk_deletion_run(
         return bulk
     try:
         client_factory().close()
-    except ImproperlyConfigured as exc:
+    except TwilioNotConfigured as exc:
         rows.filter(state__in=BulkDeletion.ACTIVE_STATES).update(
             state=states.FAILED, finished_at=timezone.now(), error_message=str(exc)
         )

@@ -9,13 +9,14 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from ..models import SEARCH_VECTOR, AuditEvent, SyncRun, Transcription
@@ -44,8 +45,6 @@ UPDATE_FIELDS = [
     "date_updated",
     "synced_at",
 ]
-
-ProgressCallback = Callable[[SyncRun], None]
 
 ProgressCallback = Callable[[SyncRun], None]
 
@@ -90,17 +89,21 @@ def _table() -> str:
     return connection.ops.quote_name(Transcription._meta.db_table)
 
 
+def _quoted_column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return connection.ops.quote_name(field.column)
+
+
 def _not_deleted_sql(sid: str) -> str:
     """A condition on a SID expression: Twilio has not confirmed its delete. A page read just
     before a delete still lists the deleted transcription; writing it back would bring its
     text back until the next sync. The audit trail holds every delete that Twilio confirmed,
     and a deleted SID never returns at Twilio. One parameter: the deleted action."""
-    quote = connection.ops.quote_name
-    field = AuditEvent._meta.get_field
     return (
-        f"NOT EXISTS (SELECT 1 FROM {quote(AuditEvent._meta.db_table)} "
-        f"WHERE {quote(field('action').column)} = %s "
-        f"AND {quote(field('transcription_sid').column)} = {sid})"
+        f"NOT EXISTS (SELECT 1 FROM {connection.ops.quote_name(AuditEvent._meta.db_table)} "
+        f"WHERE {_quoted_column(AuditEvent, 'action')} = %s "
+        f"AND {_quoted_column(AuditEvent, 'transcription_sid')} = {sid})"
     )
 
 
@@ -113,7 +116,7 @@ def _upsert_sql(source: str, *, extra_columns: tuple[str, ...] = ()) -> str:
     sync's time (a 100,000-row sync ran about twice as long). `bench/sync_throughput.py`
     measures the result."""
     quote = connection.ops.quote_name
-    columns = [quote(Transcription._meta.get_field(name).column) for name in UPSERT_COLUMNS]
+    columns = [_quoted_column(Transcription, name) for name in UPSERT_COLUMNS]
     columns += [quote(name) for name in extra_columns]
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
     return (
@@ -157,7 +160,7 @@ class _PreparedPage:
     read-ahead thread while the database writes the page before (see `_read_ahead`)."""
 
     sids: str  # the page's SIDs, a JSON array
-    rows: object  # PostgreSQL: COPY text; SQLite: a list of VALUES rows
+    rows: str | list[list[Any]]  # PostgreSQL: COPY text; SQLite: a list of VALUES rows
     read_at: datetime
 
     @property
@@ -184,7 +187,7 @@ def _page_prepare(
         for sid, item in items.items()
     ]
     if vendor == "postgresql":
-        payload: object = _copy_text(rows)
+        payload: str | list[list[Any]] = _copy_text(rows)
     elif vendor == "sqlite":
         payload = _sqlite_values(rows, ops)
     else:
@@ -217,7 +220,7 @@ def _copy_text(rows: list[dict]) -> str:
     return "".join(lines)
 
 
-def _sqlite_values(rows: list[dict], ops) -> list[list]:
+def _sqlite_values(rows: list[dict], ops: Any) -> list[list[Any]]:
     """SQLite: the rows as VALUES rows (`UPSERT_COLUMNS`), datetimes adapted as Django does."""
     values = [[row[name] for name in UPSERT_COLUMNS] for row in rows]
     # Every row of a page has the same synced_at, and often equal dates: adapt each once.
@@ -235,7 +238,7 @@ def _page_upsert(page: _PreparedPage) -> int:
     """Write a prepared page, leaving out the SIDs whose delete Twilio confirmed; how many
     rows it wrote (inserted or updated)."""
     deleted = AuditEvent.Action.DELETED.value
-    if connection.vendor == "postgresql":
+    if isinstance(page.rows, str):
         return _page_upsert_postgresql(page.rows, deleted)
     return _page_upsert_sqlite(page.rows, deleted)
 
@@ -244,7 +247,7 @@ def _page_upsert(page: _PreparedPage) -> int:
 PAGE_TABLE = "transcriptions_sync_page"
 
 
-def _page_upsert_postgresql(copy_text: object, deleted: str) -> int:
+def _page_upsert_postgresql(copy_text: str, deleted: str) -> int:
     """COPY is PostgreSQL's cheapest way in: parsing the page as one JSON document
     (json_populate_recordset) took a quarter of its time, and psycopg's quoting of one array
     per column, done in Python, more than the insert itself. The page table lives as long
@@ -269,7 +272,7 @@ def _page_upsert_postgresql(copy_text: object, deleted: str) -> int:
     return written
 
 
-def _page_upsert_sqlite(values: object, deleted: str) -> int:
+def _page_upsert_sqlite(values: list[list[Any]], deleted: str) -> int:
     """One VALUES list (SQLite builds older than 3.32 allow only 999 variables a statement:
     then in as few statements as fit)."""
     placeholders = "(" + ", ".join(["%s"] * len(UPSERT_COLUMNS)) + ")"
@@ -301,7 +304,7 @@ def _sid_set_sql(vendor: str) -> str:
 
 def _cached_count(page: _PreparedPage) -> int:
     """How many of the page's SIDs the cache holds, and the upsert will update."""
-    sid = f"{_table()}.{connection.ops.quote_name(Transcription._meta.get_field('sid').column)}"
+    sid = f"{_table()}.{_quoted_column(Transcription, 'sid')}"
     sql = (
         f"SELECT count(*) FROM {_table()} WHERE {sid} IN ({_sid_set_sql(connection.vendor)}) "
         f"AND {_not_deleted_sql(sid)}"
@@ -380,7 +383,7 @@ def _sqlite_bulk_writes() -> Iterator[None]:
                 cursor.execute(f"PRAGMA {name} = {value}")
 
 
-def _read_ahead(pages: Iterator[_Page]) -> Iterator[_Page]:
+def _read_ahead(pages: Iterator[_Page]) -> Generator[_Page, None, None]:
     """The same pages, with the next one fetched from Twilio and prepared (in a thread) while
     this one is written: the wait for Twilio and the Python work of the next page overlap the
     database's work. One page ahead at most, so memory stays flat. An error while fetching

@@ -32,9 +32,12 @@ DEFAULT_PER_PAGE = 25
 
 
 class _KeyRow(Protocol):
-    status: str
-    recording_sid: str
-    date_created: datetime
+    @property
+    def status(self) -> str: ...
+    @property
+    def recording_sid(self) -> str: ...
+    @property
+    def date_created(self) -> datetime: ...
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,14 @@ class Cursor:
     date_created: datetime
     id: int
 
+    @property
+    def lead_status(self) -> str:
+        return self.lead if isinstance(self.lead, str) else ""
+
+    @property
+    def lead_duration(self) -> int | None:
+        return self.lead if isinstance(self.lead, int) else None
+
     def encode(self) -> str:
         raw = json.dumps([self.sort, self.lead, self.date_created.isoformat(), self.id])
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -138,7 +146,8 @@ def _segments(
         values = sorted(statuses, reverse=lead_desc)
         if cursor is not None:
             yield _Segment(Q(status=cursor.lead) & Q(_tail_after(tail_desc, cursor)), tail)
-            values = [v for v in values if (v < cursor.lead if lead_desc else v > cursor.lead)]
+            lead = cursor.lead_status
+            values = [v for v in values if (v < lead if lead_desc else v > lead)]
         for value in values:
             yield _Segment(Q(status=value), tail)
         return
@@ -214,8 +223,8 @@ def page_from_keys(
             Key(
                 cursor.id,
                 cursor.date_created,
-                cursor.lead if column == "duration" else None,
-                cursor.lead if column == "status" else "",
+                cursor.lead_duration if column == "duration" else None,
+                cursor.lead_status if column == "status" else "",
             )
         )
         if backward:

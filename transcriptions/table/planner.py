@@ -100,7 +100,8 @@ def _few_matches(query: Query) -> list[Key] | None:
     columns = ", ".join(column(name) for name in KEY_FIELDS)
     db = connection()
     date_field = Transcription._meta.get_field("date_created")
-    converters = date_field.get_db_converters(db)
+    # Raw rows, so the dates come as the database spells them: Django's own converters read them.
+    converters = date_field.get_db_converters(db)  # type: ignore[attr-defined]
     with db.cursor() as cursor:
         # The ids first: reading (and parsing the dates of) 2,001 rows only to find there
         # are too many would cost more than the rest of the page.

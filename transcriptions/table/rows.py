@@ -114,6 +114,7 @@ def _row_html(row: TableRow, *, can_delete: bool) -> SafeString:
     in with str.format: format_html's escaping of each argument cost more than the rest."""
     t = row.transcription
     sid = escape(t.sid)
+    text: str
     if row.snippet is None:
         text = _TEXT_HIDDEN
     elif row.snippet:

@@ -68,7 +68,7 @@ def _retention_page(
             policy=policy_form.policy(), cutoff=cutoff, sample_size=RETENTION_SAMPLE_SIZE
         )
     problem = twilio_configuration_problem()
-    context = {
+    context: dict[str, Any] = {
         "policy_form": policy_form,
         "preview": preview,
         "twilio_problem": f"Twilio is not configured: {problem}" if problem else None,
@@ -126,7 +126,7 @@ def retention_policy(request: HtmxHttpRequest) -> HttpResponse:
     if confirm_form.is_valid():
         return _retention_start(request, confirm_form)
     # The policy itself may be fine (only the typed count missing): show its preview again.
-    errors = [e for field_errors in confirm_form.errors.values() for e in field_errors]
+    errors = [str(e) for field_errors in confirm_form.errors.values() for e in field_errors]
     return _retention_page(request, policy_form=RetentionPolicyForm(request.POST), errors=errors)
 
 

@@ -126,9 +126,12 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     status = table.cache_status()
     if _counts_only(request):
         page = table.transcription_page(filters=filters, per_page=1, totals=status.counts)
-        context = {"page": page, "filters": filters}
-        context["status_options"] = _status_options(filters, page)
-        return render(request, f"{LIST}#counts", context)
+        options = _status_options(filters, page)
+        return render(
+            request,
+            f"{LIST}#counts",
+            {"page": page, "filters": filters, "status_options": options},
+        )
     paging = _paging_params(request)
     page = table.transcription_page(
         filters=filters,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             "--verbose-requests", action="store_true", help="log each request to stderr"
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         account_sid = options["account_sid"]
         auth_token = options["auth_token"]
         demo = account_sid is None and auth_token is None
