@@ -67,12 +67,12 @@ class TableFilters:
         """The search box split into words (see `terms.parse_search`)."""
         return parse_search(self.search)
 
-    @property
+    @cached_property
     def created_from_at(self) -> datetime | None:
         """The first instant the date filter keeps."""
         return day_start(self.created_from) if self.created_from else None
 
-    @property
+    @cached_property
     def created_before_at(self) -> datetime | None:
         """The first instant after the date filter (exclusive)."""
         return day_after(self.created_to) if self.created_to else None
