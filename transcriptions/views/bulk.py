@@ -11,7 +11,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -113,10 +112,7 @@ def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
         "failed_items": failed_items,
         "failed_shown": FAILED_SHOWN,
         "time_left": duration_text(progress.seconds_left),
-        "is_stale": bulk.is_active
-        and bulk.heartbeat_at is not None
-        and (timezone.now() - bulk.heartbeat_at).total_seconds()
-        > settings.BULK_DELETE_STALE_SECONDS,
+        "is_stale": bulk_deletion.bulk_deletion_looks_stale(bulk),
     }
 
 
