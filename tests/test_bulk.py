@@ -164,6 +164,21 @@ def test_a_reason_is_required(client, deleter, cached_rows, twilio):
     assert not BulkDeletion.objects.exists()
 
 
+def test_without_twilio_settings_nothing_is_recorded_and_every_problem_is_listed(
+    client, deleter, make_transcription
+):
+    rows = [make_transcription(), make_transcription()]
+    client.force_login(deleter)
+
+    response = client.post(CONFIRM_URL, {"sid": [r.sid for r in rows], "reason": ""})
+
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Twilio is not configured: TWILIO_ACCOUNT_SID is not set. Nothing deleted." in body
+    assert "Give a reason" in body
+    assert not BulkDeletion.objects.exists()
+
+
 def test_an_error_over_htmx_is_answered_200_into_the_dialog(client, deleter, cached_rows):
     rows = cached_rows(2)
     client.force_login(deleter)

@@ -44,6 +44,7 @@ __all__ = [
     "get_client",
     "twilio_configuration_check",
     "twilio_configuration_problem",
+    "twilio_not_configured_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -370,6 +371,13 @@ def twilio_configuration_problem() -> str | None:
     if not getattr(settings, "TWILIO_API_BASE_URL", DEFAULT_BASE_URL):
         return "TWILIO_API_BASE_URL is empty."
     return None
+
+
+def twilio_not_configured_text() -> str | None:
+    """What a page says while Twilio is not configured ("Twilio is not configured: … is not
+    set."), or None when it is."""
+    problem = twilio_configuration_problem()
+    return str(TwilioNotConfigured(problem)) if problem else None
 
 
 def twilio_configuration_check() -> None:

@@ -19,7 +19,7 @@ from .. import bulk_deletion, tasks
 from ..bulk_deletion import BulkDeletionRefused, BulkTarget
 from ..forms import BulkConfirmForm, TranscriptionFilterForm
 from ..models import BulkDeletion
-from ..twilio_client import TwilioError, twilio_configuration_problem
+from ..twilio_client import TwilioError, twilio_not_configured_text
 from ..words import duration_text
 from .htmx import (
     CHANGED_EVENT,
@@ -53,13 +53,12 @@ def _confirm_response(
     reason: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    problem = twilio_configuration_problem()
     context = {
         "target": target,
         "errors": errors or [],
         "reason": reason,
         "account_sid": settings.TWILIO_ACCOUNT_SID,
-        "twilio_problem": f"Twilio is not configured: {problem}" if problem else None,
+        "twilio_problem": twilio_not_configured_text(),
         "typed_above": bulk_deletion.TYPED_CONFIRM_ABOVE,
         "cancel_url": reverse("transcriptions:list"),
     }
@@ -79,7 +78,10 @@ def bulk_deletion_confirm(request: HtmxHttpRequest) -> HttpResponse:
     target = _target(request.POST, with_sids=True)
     form = BulkConfirmForm(request.POST)
     reason = form.reason_text()
-    errors = form.errors_for(count=target.count, needs_typed_count=target.needs_typed_count)
+    # Everything that stops the deletion at once, Twilio's settings first.
+    problem = twilio_not_configured_text()
+    errors = [f"{problem} Nothing deleted."] if problem else []
+    errors += form.errors_for(count=target.count, needs_typed_count=target.needs_typed_count)
     bulk = None
     if not errors:
         try:

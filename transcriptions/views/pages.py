@@ -19,7 +19,7 @@ from ..audit import audit_event_list
 from ..forms import AuditFilterForm, RetentionConfirmForm, RetentionPolicyForm
 from ..models import TranscriptionStatus
 from ..table import TableFilters
-from ..twilio_client import TwilioError, twilio_configuration_problem
+from ..twilio_client import TwilioError, twilio_not_configured_text
 from ..words import plural
 from .htmx import HtmxHttpRequest
 
@@ -67,11 +67,10 @@ def _retention_page(
         preview = retention.retention_preview(
             policy=policy_form.policy(), cutoff=cutoff, sample_size=RETENTION_SAMPLE_SIZE
         )
-    problem = twilio_configuration_problem()
     context: dict[str, Any] = {
         "policy_form": policy_form,
         "preview": preview,
-        "twilio_problem": f"Twilio is not configured: {problem}" if problem else None,
+        "twilio_problem": twilio_not_configured_text(),
         "account_sid": settings.TWILIO_ACCOUNT_SID,
         "reason": retention.RETENTION_REASON,
     }
