@@ -84,25 +84,26 @@ def _retention_start(request: HtmxHttpRequest, form: RetentionConfirmForm) -> Ht
     typed count still matches it."""
     policy, cutoff = form.policy(), form.cleaned_data["cutoff"]
     count = retention.retention_preview(policy=policy, cutoff=cutoff, sample_size=0).count
-    try:
-        if count == 0:
-            raise retention.RetentionPolicyError(
-                "No cached transcription falls under the policy any more; nothing to delete."
-            )
-        if not form.typed_count_matches(count):
-            raise retention.RetentionPolicyError(
-                f"The typed count does not match: the policy covers "
-                f"{plural(count, 'transcription')}. Nothing deleted."
-            )
-        started = retention.retention_apply(policy=policy, cutoff=cutoff, actor=request.user)
-    except (TwilioError, retention.RetentionPolicyError) as exc:
+    started, error = None, None
+    if count == 0:
+        error = "No cached transcription falls under the policy any more; nothing to delete."
+    elif not form.typed_count_matches(count):
         error = (
-            str(exc)
-            if isinstance(exc, retention.RetentionPolicyError)
-            else f"{exc} Nothing deleted."
+            f"The typed count does not match: the policy covers "
+            f"{plural(count, 'transcription')}. Nothing deleted."
         )
+    else:
+        try:
+            started = retention.retention_apply(policy=policy, cutoff=cutoff, actor=request.user)
+        except retention.RetentionPolicyError as exc:
+            error = str(exc)
+        except TwilioError as exc:
+            error = f"{exc} Nothing deleted."
+    if started is None:
         policy_form = RetentionPolicyForm(request.POST)
-        return _retention_page(request, policy_form=policy_form, cutoff=cutoff, errors=[error])
+        return _retention_page(
+            request, policy_form=policy_form, cutoff=cutoff, errors=[error or ""]
+        )
     tasks.bulk_deletion_enqueue(started.bulk_deletion)
     messages.success(
         request,
