@@ -9,6 +9,14 @@ and prints the ratio. Targets: >= 10,000 rows/s, >= 10x the baseline, peak memor
     python bench/sync_throughput.py [--rows 100000] [--baseline-rows 10000]
         [--database-url postgres://postgres@127.0.0.1:5432/bench]
 
+With --latency-ms (Twilio's pace: each page answered after that delay), it measures instead
+how well writing overlaps fetching: the wall time of `sync_transcriptions` over --rows against
+the bare time to fetch the same pages one after another and do nothing with them (the floor,
+Twilio's paging being sequential), both as commands in their own processes, in the same run.
+Target: within 1.15x of the floor.
+
+    python bench/sync_throughput.py --rows 1000000 --latency-ms 300
+
 --database-url is emptied of transcriptions and sync runs: never point it at a real cache.
 """
 
@@ -33,6 +41,7 @@ SANDBOX_LINE = re.compile(r"Twilio sandbox on (http://\S+) ")
 TARGET_ROWS_PER_SECOND = 10_000
 TARGET_RATIO = 10.0
 TARGET_PEAK_MB = 200.0
+TARGET_OVER_FETCH = 1.15
 
 
 @dataclass
@@ -55,8 +64,9 @@ def free_port() -> int:
 class Sandbox:
     """`manage.py twilio_sandbox` in its own process, until the `with` block ends."""
 
-    def __init__(self, *, rows: int, workdir: Path) -> None:
+    def __init__(self, *, rows: int, workdir: Path, latency_ms: int = 0) -> None:
         self.rows = rows
+        self.latency_ms = latency_ms
         self.log = workdir / f"sandbox-{rows}.log"
         self.url = ""
         self.started_in = 0.0
@@ -74,6 +84,8 @@ class Sandbox:
             ACCOUNT_SID,
             "--auth-token",
             AUTH_TOKEN,
+            "--latency-ms",
+            str(self.latency_ms),
         ]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
@@ -228,6 +240,55 @@ def baseline_worker() -> None:
             )
 
 
+def fetch_worker() -> None:
+    """The floor: every page of the account fetched one after another, as the sync fetches
+    them (same client, same page size), and nothing done with them."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    import django
+
+    django.setup()
+    from transcriptions.sync import PAGE_SIZE
+    from transcriptions.twilio_client import get_client
+
+    items = 0
+    with get_client() as client:
+        for page in client.iter_transcription_pages(page_size=PAGE_SIZE):
+            items += len(page)
+    print(items)
+
+
+def overlap_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="sync-bench-") as tmp:
+        workdir = Path(tmp)
+        database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+        engine = database_url.split(":", 1)[0]
+        manage("migrate", "--no-input", database_url=database_url)
+        with Sandbox(rows=args.rows, workdir=workdir, latency_ms=args.latency_ms) as sandbox:
+            print(
+                f"sandbox: {args.rows:,} transcriptions, {args.latency_ms} ms a page, "
+                f"started in {sandbox.started_in:.1f} s",
+                flush=True,
+            )
+            fetch_seconds, _ = run_measured(
+                [sys.executable, __file__, "--fetch-worker"],
+                env=django_env(database_url, sandbox.url),
+                output=workdir / "fetch.log",
+            )
+            print(f"bare fetch of every page: {fetch_seconds:.1f} s", flush=True)
+            synced = measure_sync(sandbox=sandbox, database_url=database_url, workdir=workdir)
+        cache_empty(database_url)
+    ratio = synced.seconds / fetch_seconds
+    pages = -(-args.rows // 1000)
+    print(f"database: {engine}")
+    print(
+        f"sync_transcriptions, {synced.rows:,} rows ({pages:,} pages at {args.latency_ms} ms): "
+        f"{synced.seconds:.1f} s wall, against {fetch_seconds:.1f} s to fetch the same pages "
+        f"one after another: {ratio:.3f}x the floor (target <= {TARGET_OVER_FETCH}x: "
+        f"{verdict(ratio <= TARGET_OVER_FETCH)}); peak memory {synced.peak_mb:.0f} MB"
+    )
+
+
 def verdict(ok: bool) -> str:
     return "yes" if ok else "NO"
 
@@ -241,10 +302,23 @@ def main() -> None:
         default="",
         help="a database to empty and fill (default: a throwaway SQLite file)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="measure the overlap of writing and fetching at this delay per page instead",
+    )
     parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fetch-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_worker:
         baseline_worker()
+        return
+    if args.fetch_worker:
+        fetch_worker()
+        return
+    if args.latency_ms:
+        overlap_main(args)
         return
 
     with tempfile.TemporaryDirectory(prefix="sync-bench-") as tmp:

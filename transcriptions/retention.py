@@ -22,6 +22,7 @@ from django.utils import timezone
 from .audit import Actor, audit_record
 from .bulk_deletion import BulkDeletionRefused, bulk_deletion_start
 from .models import AuditEvent, BulkDeletion, Transcription, TranscriptionStatus
+from .planner_stats import planner_stats_refresh
 
 RETENTION_REASON = "retention policy"
 # Beyond this, a timedelta overflows and no transcription could be that old anyway.
@@ -193,6 +194,9 @@ def purge_transcript_text(*, now: datetime | None = None) -> int:
     cutoff = retention_cutoff(now=now)
     if cutoff is None:
         return 0
-    return Transcription.objects.filter(
+    cleared = Transcription.objects.filter(
         date_created__lt=cutoff, transcription_text__isnull=False
     ).update(transcription_text=None)
+    if cleared:
+        planner_stats_refresh(changed=cleared, reason="text retention")
+    return cleared

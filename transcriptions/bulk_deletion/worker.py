@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..deletion import delete_confirmed_record, delete_failed_record, failure_outcome, twilio_delete
 from ..models import BulkDeletion, BulkDeletionItem
+from ..planner_stats import planner_stats_refresh
 from ..twilio_client import (
     RETRY_STATUSES,
     TwilioClient,
@@ -297,4 +298,9 @@ def bulk_deletion_run(
     )
     run.run()
     bulk.refresh_from_db()
+    if not bulk.is_active:
+        planner_stats_refresh(
+            changed=bulk.deleted_count + bulk.already_gone_count,
+            reason=f"bulk deletion #{bulk.pk}",
+        )
     return bulk

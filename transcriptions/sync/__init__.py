@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ..models import SyncRun, Transcription
+from ..planner_stats import planner_stats_refresh
 from ..sids import recording_sid_validate
 from ..twilio_client import (
     TwilioClient,
@@ -61,7 +62,11 @@ def _pass(
         run_complete(run, unseen=unseen.exclude(last_seen_run=run.pk))
     except BaseException as exc:
         run_fail(run, exc)
+        if isinstance(exc, Exception) and run.created:
+            # What a failed pass wrote stays, and is planned on too.
+            planner_stats_refresh(changed=run.created, reason=f"sync run {run.pk} (failed)")
         raise
+    planner_stats_refresh(changed=run.created + run.removed, reason=f"sync run {run.pk}")
     return run
 
 
