@@ -100,9 +100,12 @@ def resource_uri(account_sid: str, sid: str, ext: str = ".json") -> str:
     return f"{API_PREFIX}/Accounts/{account_sid}/Transcriptions/{sid}{ext}"
 
 
-def transcription_json(item: SandboxTranscription) -> dict[str, object]:
-    """The 13 keys of Twilio's Transcription resource, with its string types."""
-    return {
+def transcription_json(
+    item: SandboxTranscription, overrides: dict[str, object] | None = None
+) -> dict[str, object]:
+    """The 13 keys of Twilio's Transcription resource, with its string types (or with the
+    odd values a test set for the item: `TranscriptionStore.odd`)."""
+    wire: dict[str, object] = {
         "account_sid": item.account_sid,
         "api_version": item.api_version,
         "date_created": rfc2822(item.date_created),
@@ -117,6 +120,9 @@ def transcription_json(item: SandboxTranscription) -> dict[str, object]:
         "type": item.type,
         "uri": resource_uri(item.account_sid, item.sid),
     }
+    if overrides:
+        wire.update(overrides)
+    return wire
 
 
 def _xml_text(value: object) -> str:
@@ -316,7 +322,7 @@ class SandboxServer:
             return _Answer(200, text.encode(), "text/plain; charset=utf-8")
         if form == "xml":
             return self._xml(200, f"<TwilioResponse>{transcription_xml(item)}</TwilioResponse>")
-        return self._json(200, transcription_json(item))
+        return self._json(200, transcription_json(item, self.store.wire_overrides.get(sid)))
 
     def _list(self, path: str, recording_sid: str | None, query_string: str, form: str) -> _Answer:
         query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
@@ -391,7 +397,10 @@ class SandboxServer:
                 "page_size": page_size,
                 "previous_page_uri": previous_page_uri,
                 "start": start,
-                "transcriptions": [transcription_json(item) for item in items],
+                "transcriptions": [
+                    transcription_json(item, self.store.wire_overrides.get(item.sid))
+                    for item in items
+                ],
                 "uri": uri,
             },
         )

@@ -115,6 +115,8 @@ class TranscriptionStore:
         self._keys: list[SortKey] = []
         self._by_recording: dict[str, list[SortKey]] = {}
         self._gone_keys: dict[str, SortKey] = {}
+        # Fault injection: wire values that replace an item's own in every answer (see `odd`).
+        self.wire_overrides: dict[str, dict[str, object]] = {}
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -233,6 +235,16 @@ class TranscriptionStore:
                 raise ValueError(f"{sid} already exists")
             self._insert(item)
         return item
+
+    def odd(self, sid: str, /, **wire: object) -> None:
+        """Answer for this item with these JSON values instead of its own (any type, any
+        length: a NUL in a text, a negative duration, a number where Twilio sends a string,
+        an empty SID), as an upstream that misbehaves would. Raises KeyError for an unknown
+        SID."""
+        if sid not in self._items:
+            raise KeyError(sid)
+        with self._lock:
+            self.wire_overrides.setdefault(sid, {}).update(wire)
 
     def update(self, sid: str, **fields: object) -> SandboxTranscription:
         """Change fields of one item (as Twilio does when a transcription completes);

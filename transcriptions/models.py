@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from .words import plural
+
 
 class TranscriptionStatus(models.TextChoices):
     """Twilio's `transcription_enum_status`."""
@@ -108,6 +110,11 @@ class SyncRun(models.Model):
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     removed = models.PositiveIntegerField(default=0)
+    # Items stored with a value made storable (`adjusted`), or not stored at all (`set_aside`),
+    # and why: {reason: {"count": n, "sids": [a few SIDs]}}. Never a value or text.
+    adjusted = models.PositiveIntegerField(default=0)
+    set_aside = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=dict, blank=True)
     error_message = models.TextField(blank=True, default="")
 
     class Meta:
@@ -125,6 +132,18 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} sync {self.started_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def problem_lines(self) -> list[str]:
+        """What the run read around or set aside, in words, one line per reason, with the
+        few SIDs kept for each; empty when every item was stored as Twilio gave it."""
+        lines = []
+        for reason, entry in sorted((self.problems or {}).items()):
+            sids = ", ".join(entry.get("sids", []))
+            count = int(entry.get("count", 0))
+            line = f"{plural(count, 'transcription')}: {reason}"
+            lines.append(f"{line} ({sids})" if sids else line)
+        return lines
 
 
 class AuditEvent(models.Model):

@@ -26,6 +26,8 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .twilio_wire import (
+    SetAside,
+    TranscriptionPage,
     TwilioError,
     TwilioNotConfigured,
     TwilioNotFound,
@@ -35,6 +37,8 @@ from .twilio_wire import (
 )
 
 __all__ = [
+    "SetAside",
+    "TranscriptionPage",
     "TwilioClient",
     "TwilioError",
     "TwilioNotConfigured",
@@ -268,7 +272,8 @@ class TwilioClient:
             records = body.get("transcriptions")
             if not isinstance(records, list):
                 raise malformed("a list page without a `transcriptions` array")
-            yield [TwilioTranscription.from_twilio(item) for item in records]
+            # One odd item never stops the sync: it is read around or set aside (see the page).
+            yield TranscriptionPage.from_twilio(records)
             next_page_uri = body.get("next_page_uri")
             if not next_page_uri:
                 return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,8 @@ from typing import Any
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
+
+from .sids import TRANSCRIPTION_SID_RE
 
 
 class TwilioError(Exception):
@@ -94,28 +97,79 @@ class TwilioTranscription:
     uri: str | None
 
     @classmethod
-    def from_twilio(cls, data: dict[str, Any]) -> TwilioTranscription:
+    def from_twilio(
+        cls, data: dict[str, Any], *, problems: list[str] | None = None
+    ) -> TwilioTranscription:
         """Build from one transcription object of Twilio's JSON (instance or list item).
 
         Raises TwilioError naming the field (never its value) when the object is not shaped
-        like a Twilio transcription."""
+        like a Twilio transcription. Given a `problems` list, a field that cannot be read is
+        read as None and its problem appended instead (a sync stores what it can); an
+        object without a sid still raises."""
         if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
             raise malformed("a transcription without a sid")
+
+        def read(parse: Callable[..., Any], *args: Any) -> Any:
+            if problems is None:
+                return parse(*args)
+            try:
+                return parse(*args)
+            except TwilioError as exc:
+                problems.append(exc.message.removeprefix("Twilio answered with a transcription "))
+                return None
+
         return cls(
             sid=data["sid"],
-            account_sid=_optional_str(data, "account_sid"),
-            recording_sid=_optional_str(data, "recording_sid"),
-            status=_optional_str(data, "status"),
-            transcription_text=_optional_str(data, "transcription_text"),
-            duration=_parse_duration(data.get("duration")),
-            price=_parse_price(data.get("price")),
-            price_unit=_optional_str(data, "price_unit"),
-            type=_optional_str(data, "type"),
-            api_version=_optional_str(data, "api_version"),
-            date_created=_parse_date(data.get("date_created"), "date_created"),
-            date_updated=_parse_date(data.get("date_updated"), "date_updated"),
-            uri=_optional_str(data, "uri"),
+            account_sid=read(_optional_str, data, "account_sid"),
+            recording_sid=read(_optional_str, data, "recording_sid"),
+            status=read(_optional_str, data, "status"),
+            transcription_text=read(_optional_str, data, "transcription_text"),
+            duration=read(_parse_duration, data.get("duration")),
+            price=read(_parse_price, data.get("price")),
+            price_unit=read(_optional_str, data, "price_unit"),
+            type=read(_optional_str, data, "type"),
+            api_version=read(_optional_str, data, "api_version"),
+            date_created=read(_parse_date, data.get("date_created"), "date_created"),
+            date_updated=read(_parse_date, data.get("date_updated"), "date_updated"),
+            uri=read(_optional_str, data, "uri"),
         )
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """An item of a list page that the cache cannot hold, and why (never its text)."""
+
+    sid: str  # "" when it had none
+    reason: str
+
+
+class TranscriptionPage(list[TwilioTranscription]):
+    """One page of Twilio's list: the items read, with what each had to be read around
+    (`problems`, by SID) and the items set aside."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: dict[str, list[str]] = {}
+        self.set_aside: list[SetAside] = []
+
+    @classmethod
+    def from_twilio(cls, records: list[Any]) -> TranscriptionPage:
+        page = cls()
+        for record in records:
+            sid = record.get("sid") if isinstance(record, dict) else None
+            if not isinstance(sid, str) or not sid:
+                page.set_aside.append(SetAside(sid="", reason="no transcription SID"))
+                continue
+            if not TRANSCRIPTION_SID_RE.fullmatch(sid):
+                page.set_aside.append(
+                    SetAside(sid="", reason="a SID that is not a transcription's")
+                )
+                continue
+            problems: list[str] = []
+            page.append(TwilioTranscription.from_twilio(record, problems=problems))
+            if problems:
+                page.problems[sid] = problems
+        return page
 
 
 def malformed(what: str) -> TwilioError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from django.db import DatabaseError
+
 from ..models import SyncRun, Transcription
 from ..planner_stats import planner_stats_refresh
 from ..sids import recording_sid_validate
@@ -21,6 +23,7 @@ from ..twilio_client import (
 from .pages import ProgressCallback, run_pages, search_vector_source, transcription_fields
 from .runs import (
     SyncAlreadyRunning,
+    SyncDatabaseError,
     SyncTakenOver,
     default_started_by,
     latest_run,
@@ -65,6 +68,8 @@ def _pass(
         if isinstance(exc, Exception) and run.created:
             # What a failed pass wrote stays, and is planned on too.
             planner_stats_refresh(changed=run.created, reason=f"sync run {run.pk} (failed)")
+        if isinstance(exc, DatabaseError):
+            raise SyncDatabaseError(run.error_message) from None
         raise
     planner_stats_refresh(changed=run.created + run.removed, reason=f"sync run {run.pk}")
     return run
@@ -137,6 +142,7 @@ __all__ = [
     "PAGE_SIZE",
     "ProgressCallback",
     "SyncAlreadyRunning",
+    "SyncDatabaseError",
     "SyncTakenOver",
     "latest_run",
     "recording_transcriptions_sync",

@@ -11,17 +11,18 @@ import sqlite3
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 
 from ..models import SEARCH_VECTOR, AuditEvent, SyncRun, Transcription
 from ..retention import is_past, retention_cutoff
-from ..twilio_client import TwilioTranscription
+from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
 from .runs import raise_if_taken_over
 
 # SQLite's page cache during a sync, in KiB (counts towards the sync process's memory).
@@ -47,6 +48,30 @@ UPDATE_FIELDS = [
 ]
 
 ProgressCallback = Callable[[SyncRun], None]
+# SIDs kept on a run for each reason an item was read around or set aside.
+PROBLEM_SIDS_KEPT = 5
+
+
+# Strings the cache's columns cannot hold (PostgreSQL refuses both; SQLite would store them):
+# NUL characters, and halves of a UTF-16 surrogate pair that JSON can spell on its own.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+_SID_COLUMNS = ("account_sid", "recording_sid")
+_CUT_COLUMNS = ("status", "price_unit", "type", "api_version", "uri")
+_DURATION_MAX = 2**31 - 1  # the largest PositiveIntegerField on every database
+_PRICE_LIMIT = Decimal(10) ** 7  # DecimalField(max_digits=12, decimal_places=5)
+
+
+def _column_limit(name: str) -> int:
+    column = Transcription._meta.get_field(name)
+    assert isinstance(column, Field) and column.max_length
+    return column.max_length
+
+
+def _storable(value: str | None, name: str, problems: list[str]) -> str | None:
+    if value is None or not _UNSTORABLE_RE.search(value):
+        return value
+    problems.append(f"characters the database cannot store removed from {name}")
+    return _UNSTORABLE_RE.sub("", value)
 
 
 def transcription_fields(
@@ -55,23 +80,43 @@ def transcription_fields(
     account_sid: str,
     synced_at: datetime,
     text_cutoff: datetime | None,
+    problems: list[str] | None = None,
 ) -> dict:
     """The cache's column values for one item from Twilio (all but `sid` and `last_seen_run`).
-    The text is dropped when the item is older than the retention cutoff."""
+    The text is dropped when the item is older than the retention cutoff. A value no column
+    can hold is made storable (characters removed, a string cut to its column, a negative or
+    impossible number left unknown), and what was done is appended to `problems` (by field
+    name, never a value): one odd item never stops a sync."""
+    problems = [] if problems is None else problems
     date_created = item.date_created or item.date_updated or synced_at
+    text = _storable(item.transcription_text, "transcription_text", problems)
+    strings = {}
+    for name in (*_SID_COLUMNS, *_CUT_COLUMNS):
+        value = _storable(getattr(item, name), name, problems) or ""
+        limit = _column_limit(name)
+        if len(value) > limit:
+            problems.append(f"{name} longer than its column ({limit})")
+            value = "" if name in _SID_COLUMNS else value[:limit]
+        strings[name] = value
+    duration = item.duration
+    if duration is not None and not 0 <= duration <= _DURATION_MAX:
+        problems.append("duration out of range, stored as unknown")
+        duration = None
+    price = item.price
+    if price is not None and abs(price) >= _PRICE_LIMIT:
+        problems.append("price out of range, stored as unknown")
+        price = None
     return {
-        "account_sid": item.account_sid or account_sid,
-        "recording_sid": item.recording_sid or "",
-        "status": item.status or "",
-        "transcription_text": (
-            None if is_past(date_created, text_cutoff) else item.transcription_text
-        ),
-        "duration": item.duration,
-        "price": item.price,
-        "price_unit": item.price_unit or "",
-        "type": item.type or "",
-        "api_version": item.api_version or "",
-        "uri": item.uri or "",
+        "account_sid": strings["account_sid"] or account_sid,
+        "recording_sid": strings["recording_sid"],
+        "status": strings["status"],
+        "transcription_text": None if is_past(date_created, text_cutoff) else text,
+        "duration": duration,
+        "price": price,
+        "price_unit": strings["price_unit"],
+        "type": strings["type"],
+        "api_version": strings["api_version"],
+        "uri": strings["uri"],
         "date_created": date_created,
         "date_updated": item.date_updated or date_created,
         "synced_at": synced_at,
@@ -162,10 +207,24 @@ class _PreparedPage:
     sids: str  # the page's SIDs, a JSON array
     rows: str | list[list[Any]]  # PostgreSQL: COPY text; SQLite: a list of VALUES rows
     read_at: datetime
+    # What had to be done to store some items (by SID), and the items that could not be.
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    set_aside: list[SetAside] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not self.rows
+
+    def one_by_one(self) -> Iterator[tuple[str, _PreparedPage]]:
+        """Each row as a page of its own, with its SID (when the page as a whole failed)."""
+        sids = json.loads(self.sids)
+        if isinstance(self.rows, str):
+            # COPY text escapes line breaks inside values: one line is one row.
+            ones: list[str | list[list[Any]]] = list(self.rows.splitlines(keepends=True))
+        else:
+            ones = [[row] for row in self.rows]
+        for sid, one in zip(sids, ones, strict=True):
+            yield sid, _PreparedPage(sids=json.dumps([sid]), rows=one, read_at=self.read_at)
 
 
 def _page_prepare(
@@ -174,25 +233,36 @@ def _page_prepare(
     """No database access here: this runs in the read-ahead thread."""
     now = timezone.now()
     cutoff = retention_cutoff(now=now)
+    problems = dict(page.problems) if isinstance(page, TranscriptionPage) else {}
+    set_aside = list(page.set_aside) if isinstance(page, TranscriptionPage) else []
     # A page repeats no SID, but one upsert statement must not touch a row twice.
     items = {item.sid: item for item in page}
-    rows = [
-        {
-            "sid": sid,
-            "last_seen_run": run_pk,
-            **transcription_fields(
-                item, account_sid=account_sid, synced_at=now, text_cutoff=cutoff
-            ),
-        }
-        for sid, item in items.items()
-    ]
+    rows = []
+    for sid, item in items.items():
+        item_problems = list(problems.get(sid, ()))
+        fields = transcription_fields(
+            item,
+            account_sid=account_sid,
+            synced_at=now,
+            text_cutoff=cutoff,
+            problems=item_problems,
+        )
+        if item_problems:
+            problems[sid] = item_problems
+        rows.append({"sid": sid, "last_seen_run": run_pk, **fields})
     if vendor == "postgresql":
         payload: str | list[list[Any]] = _copy_text(rows)
     elif vendor == "sqlite":
         payload = _sqlite_values(rows, ops)
     else:
         raise NotImplementedError(f"sync supports SQLite and PostgreSQL, not {vendor}")
-    return _PreparedPage(sids=json.dumps(list(items)), rows=payload, read_at=now)
+    return _PreparedPage(
+        sids=json.dumps(list(items)),
+        rows=payload,
+        read_at=now,
+        problems=problems,
+        set_aside=set_aside,
+    )
 
 
 # COPY's text format: these characters are written as escapes; \N is NULL.
@@ -314,24 +384,73 @@ def _cached_count(page: _PreparedPage) -> int:
         return cursor.fetchone()[0]
 
 
+def _page_upsert_or_set_aside(page: _PreparedPage) -> tuple[int, list[SetAside]]:
+    """Write the page in one statement; if the database refuses it, row by row, setting
+    aside the rows it refuses. Rows written, and those set aside. The database's message is
+    never kept nor logged: PostgreSQL's holds the failing row, text and all."""
+    try:
+        with transaction.atomic():
+            return _page_upsert(page), []
+    except DatabaseError:
+        pass
+    written, refused = 0, []
+    for sid, row in page.one_by_one():
+        try:
+            with transaction.atomic():
+                written += _page_upsert(row)
+        except DatabaseError as exc:
+            refused.append(
+                SetAside(sid=sid, reason=f"refused by the database ({type(exc).__name__})")
+            )
+    return written, refused
+
+
+def _problems_merge(run: SyncRun, page: _PreparedPage, refused: list[SetAside]) -> None:
+    """Count what was read around or set aside on the run, by reason, with a few SIDs each
+    (SIDs only: enough to look an item up at Twilio)."""
+    problems = dict(run.problems or {})
+
+    def add(reason: str, sid: str) -> None:
+        entry = problems.setdefault(reason, {"count": 0, "sids": []})
+        entry["count"] += 1
+        if sid and len(entry["sids"]) < PROBLEM_SIDS_KEPT:
+            entry["sids"].append(sid)
+
+    for sid, reasons in page.problems.items():
+        for reason in dict.fromkeys(reasons):
+            add(reason, sid)
+    for item in (*page.set_aside, *refused):
+        add(f"set aside: {item.reason}", item.sid)
+    run.problems = problems
+
+
 def page_write(*, run: SyncRun, page: _PreparedPage) -> None:
     """Upsert one page in one statement, stamped as seen by this run, and record the page on
-    the run (its heartbeat). Both or neither: a run taken over writes nothing more."""
+    the run (its heartbeat, its counts, what was set aside). Both or neither: a run taken
+    over writes nothing more."""
     with transaction.atomic():
         existing = written = 0
+        refused: list[SetAside] = []
         if not page.empty:
             existing = _cached_count(page)
-            written = _page_upsert(page)
+            written, refused = _page_upsert_or_set_aside(page)
         run.pages += 1
         run.rows_seen += written
-        run.created += written - existing
-        run.updated += existing
+        run.created += max(0, written - existing)
+        run.updated += min(existing, written)
+        run.set_aside += len(page.set_aside) + len(refused)
+        run.adjusted += len(page.problems)
+        if page.problems or page.set_aside or refused:
+            _problems_merge(run, page, refused)
         run.heartbeat_at = page.read_at
         updated = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
             pages=run.pages,
             rows_seen=run.rows_seen,
             created=run.created,
             updated=run.updated,
+            set_aside=run.set_aside,
+            adjusted=run.adjusted,
+            problems=run.problems,
             heartbeat_at=run.heartbeat_at,
         )
         raise_if_taken_over(updated, run)

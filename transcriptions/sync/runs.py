@@ -40,6 +40,11 @@ class SyncAlreadyRunning(Exception):
         )
 
 
+class SyncDatabaseError(Exception):
+    """The database refused a sync's write; raised instead of the database's own error, whose
+    message can quote a row."""
+
+
 class SyncTakenOver(Exception):
     """This run was marked failed by another process (it looked dead); it stops writing."""
 
@@ -109,8 +114,9 @@ def _failure_reason(exc: BaseException, run: SyncRun) -> str:
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return f"Stopped before the pass was complete ({where})."
     if isinstance(exc, DatabaseError):
-        first_line = (str(exc).splitlines() or [""])[0][:300]
-        return f"Database error {where}: {type(exc).__name__}: {first_line}"
+        # The type only: the database's message can quote the row (PostgreSQL's "DETAIL:
+        # Failing row contains (…)"), transcript text included.
+        return f"Database error {where} ({type(exc).__name__}); see the database's own log."
     return f"Unexpected {type(exc).__name__} {where}; see the log."
 
 
@@ -118,16 +124,20 @@ def run_fail(run: SyncRun, exc: BaseException) -> None:
     run.state = SyncRun.State.FAILED
     run.finished_at = timezone.now()
     run.error_message = _failure_reason(exc, run)
-    if not isinstance(exc, TwilioError | KeyboardInterrupt | SystemExit | SyncTakenOver):
+    if isinstance(exc, DatabaseError):
+        logger.error("Sync run %s failed: %s", run.pk, run.error_message)
+    elif not isinstance(exc, TwilioError | KeyboardInterrupt | SystemExit | SyncTakenOver):
         logger.exception("Sync run %s failed", run.pk)
     try:
         # Conditional: a run already taken over keeps the reason its taker gave.
         SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING).update(
             state=run.state, finished_at=run.finished_at, error_message=run.error_message
         )
-    except DatabaseError:
+    except DatabaseError as db_exc:
         # The original error is what matters; the run then looks dead and is taken over.
-        logger.exception("Could not record the failure of sync run %s", run.pk)
+        logger.error(
+            "Could not record the failure of sync run %s (%s)", run.pk, type(db_exc).__name__
+        )
 
 
 def raise_if_taken_over(updated_rows: int, run: SyncRun) -> None:

@@ -189,3 +189,5 @@ class Command(BaseCommand):
                 f"{run.created:,} new, {run.updated:,} updated, {run.removed:,} removed."
             )
         )
+        for line in run.problem_lines:
+            self.stdout.write(self.style.WARNING(line))
