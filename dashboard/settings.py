@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "transcriptions.middleware.TwilioRequestBudgetMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -183,6 +184,9 @@ TWILIO_CONNECT_TIMEOUT_SECONDS = env_float("TWILIO_CONNECT_TIMEOUT_SECONDS", 3.0
 TWILIO_READ_TIMEOUT_SECONDS = env_float("TWILIO_READ_TIMEOUT_SECONDS", 15.0)
 TWILIO_MAX_ATTEMPTS = env_int("TWILIO_MAX_ATTEMPTS", 5)
 TWILIO_BACKOFF_CAP_SECONDS = env_float("TWILIO_BACKOFF_CAP_SECONDS", 8.0)
+# The most a web request spends on Twilio in all, retries included: well inside the server's
+# worker timeout (gunicorn's is 30 s). Background work keeps the longer settings above.
+TWILIO_REQUEST_BUDGET_SECONDS = env_float("TWILIO_REQUEST_BUDGET_SECONDS", 10.0)
 # Unset: cached text lives as long as Twilio keeps it. Set: text older than this many days
 # (from date_created) is never kept in the cache.
 TRANSCRIPT_TEXT_RETENTION_DAYS = env_int("TRANSCRIPT_TEXT_RETENTION_DAYS", None)

@@ -67,13 +67,18 @@ class Faults:
 
     latency_ms delays every answer; error_rate answers that share of requests with 500 / 20500;
     rate_limit N answers requests beyond N in any one-second window with 429 / 20429 and
-    `Retry-After: 1` (0 = off); drop_rate closes that share of connections without an answer.
+    `Retry-After: 1` (0 = off); drop_rate closes that share of connections without an answer;
+    lost_answer_rate carries out that share of requests (a DELETE deletes) and then closes the
+    connection without an answer, as when a connection breaks on the way back; hang accepts
+    connections and requests and answers none, until it is switched off or the server stops.
     """
 
     latency_ms: int = 0
     error_rate: float = 0.0
     rate_limit: int = 0
     drop_rate: float = 0.0
+    lose_answers: int = 0
+    hang: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +202,7 @@ class SandboxServer:
         self._lock = threading.Lock()
         self._admitted: collections.deque[float] = collections.deque()
         self._in_flight = 0
+        self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.sandbox = self
@@ -224,6 +230,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop accepting, close every open keep-alive connection, release the port."""
+        self._stopping.set()
         if self._thread is not None:
             self._httpd.shutdown()
         self._httpd.server_close()
@@ -528,10 +535,17 @@ class _Handler(BaseHTTPRequestHandler):
             if length > 0:
                 self.rfile.read(length)
             sandbox.request_log.append((self.command, self.path.partition("?")[0]))
+            while sandbox.faults.hang and not sandbox._stopping.is_set():
+                time.sleep(0.02)
             answer = sandbox.answer(self.command, self.path, self.headers.get("Authorization"))
             latency = sandbox.faults.latency_ms
             if latency > 0:
                 time.sleep(latency / 1000)
+            if sandbox.faults.lose_answers > 0 and answer is not _DROP:
+                with sandbox._lock:
+                    if sandbox.faults.lose_answers > 0:
+                        sandbox.faults.lose_answers -= 1
+                        answer = _DROP
             if answer is _DROP:
                 self.close_connection = True
                 try:

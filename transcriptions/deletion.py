@@ -9,16 +9,22 @@ Bulk deletions (`bulk_deletion`) run the same two steps for each of their items.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .audit import Actor, audit_record
-from .models import AuditEvent, Transcription
+from .models import AuditEvent, DeletionClaim, Transcription
 from .twilio_client import TwilioClient, TwilioError, TwilioNotFound, client_or_settings
 
 OUTCOME_DELETED = "deleted"
 OUTCOME_ALREADY_GONE = "already gone at Twilio"
+OUTCOME_EARLIER_ATTEMPT = "deleted (by an earlier attempt whose answer was lost)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,15 @@ class DeleteOutcome:
         if self.already_gone:
             return f"{self.sid} was already gone at Twilio; it is removed from the list."
         return f"Deleted {self.sid} at Twilio and from the list."
+
+
+class DeleteOutcomeUnknown(TwilioError):
+    """Twilio did not answer a DELETE, and could not be asked afterwards whether it applied
+    it (the request may have reached it before the connection broke)."""
+
+
+class DeleteUnderWay(Exception):
+    """Another request is deleting this transcription right now."""
 
 
 def failure_outcome(exc: TwilioError) -> str:
@@ -59,19 +74,57 @@ def _cache_forget(*, sid: str, recording_sid: str, actor: Actor, action: str, ou
 
 def twilio_delete(*, sid: str, client: TwilioClient) -> bool:
     """DELETE the transcription at Twilio. Returns True when Twilio answered 404 (already
-    gone), False on 204; raises any other TwilioError. Touches no database."""
+    gone), False when it deleted it; raises the TwilioError of a refusal. Touches no database.
+
+    No answer at all (a timeout, a connection broken after the request went out) does not
+    say whether Twilio applied the DELETE: Twilio is asked (a fetch), and its 404 means it
+    did. DeleteOutcomeUnknown when it cannot be asked either."""
     try:
         client.delete_transcription(sid)
-    except TwilioNotFound:
-        return True
+    except TwilioNotFound as exc:
+        # After a try whose answer was lost, the 404 is that try's doing.
+        return not exc.may_have_arrived
+    except TwilioError as exc:
+        if not exc.may_have_arrived:
+            raise
+        try:
+            client.fetch_transcription(sid)
+        except TwilioNotFound:
+            return False
+        except TwilioError:
+            raise DeleteOutcomeUnknown(
+                None, None, f"{exc.message}; whether Twilio deleted it is not known"
+            ) from exc
+        raise
     return False
+
+
+def _deleted_before(sid: str) -> bool:
+    return AuditEvent.objects.filter(
+        action=AuditEvent.Action.DELETED, transcription_sid=sid
+    ).exists()
+
+
+def _earlier_attempt_unknown(sid: str) -> bool:
+    return AuditEvent.objects.filter(
+        action=AuditEvent.Action.DELETE_UNKNOWN, transcription_sid=sid
+    ).exists()
 
 
 def delete_confirmed_record(
     *, sid: str, recording_sid: str, actor: Actor, already_gone: bool, note: str = ""
 ) -> None:
-    """After Twilio confirmed (204 or 404): forget the cached row and audit "deleted"."""
+    """After Twilio confirmed (204 or 404): forget the cached row and audit "deleted".
+
+    A 404 for a SID whose deletion is already on the trail records nothing more (one
+    deletion, one record); a 404 after an attempt whose outcome was unknown is that
+    attempt's deletion."""
+    if already_gone and _deleted_before(sid):
+        Transcription.objects.filter(sid=sid).delete()
+        return
     outcome = OUTCOME_ALREADY_GONE if already_gone else OUTCOME_DELETED
+    if already_gone and _earlier_attempt_unknown(sid):
+        outcome = OUTCOME_EARLIER_ATTEMPT
     _cache_forget(
         sid=sid,
         recording_sid=recording_sid,
@@ -84,14 +137,36 @@ def delete_confirmed_record(
 def delete_failed_record(
     *, sid: str, recording_sid: str, actor: Actor, exc: TwilioError, note: str = ""
 ) -> None:
-    """After Twilio refused or could not be reached: keep the row, audit "delete_failed"."""
+    """After Twilio refused or could not be reached: keep the row, audit "delete_failed"
+    ("delete_unknown" when whether Twilio deleted it is not known)."""
+    unknown = isinstance(exc, DeleteOutcomeUnknown)
     audit_record(
         user=actor,
-        action=AuditEvent.Action.DELETE_FAILED,
+        action=AuditEvent.Action.DELETE_UNKNOWN if unknown else AuditEvent.Action.DELETE_FAILED,
         transcription_sid=sid,
         recording_sid=recording_sid,
         outcome=f"{failure_outcome(exc)}{note}",
     )
+
+
+@contextmanager
+def _deletion_claimed(sid: str, actor: Actor) -> Iterator[None]:
+    """Hold the claim on deleting `sid` for the block; DeleteUnderWay when another request
+    holds it. A claim older than two request budgets belongs to a process that died."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=2 * settings.TWILIO_REQUEST_BUDGET_SECONDS + 30)
+    DeletionClaim.objects.filter(sid=sid, claimed_at__lt=stale).delete()
+    try:
+        with transaction.atomic():
+            claim = DeletionClaim.objects.create(
+                sid=sid, claimed_at=now, username=getattr(actor, "username", "") or ""
+            )
+    except IntegrityError:
+        raise DeleteUnderWay(f"{sid} is being deleted by someone else right now.") from None
+    try:
+        yield
+    finally:
+        DeletionClaim.objects.filter(pk=claim.pk).delete()
 
 
 def transcription_delete(
@@ -101,19 +176,25 @@ def transcription_delete(
 
     Twilio's 204 and its 404 (already gone) both remove the cached row and record a "deleted"
     event (outcome "deleted" or "already gone at Twilio"). Any other TwilioError keeps the row,
-    records a "delete_failed" event with the status and code, and is raised again. The client
+    records a "delete_failed" event with the status and code ("delete_unknown" when Twilio did
+    not answer and whether it deleted cannot be told), and is raised again. The client
     comes from the settings unless one is given (TwilioNotConfigured, with nothing recorded,
-    when the settings lack credentials)."""
+    when the settings lack credentials).
+
+    One request at a time deletes a given transcription: DeleteUnderWay for a second one
+    while the first runs, and a row already removed when its turn comes is not sent again."""
     sid, recording_sid = transcription.sid, transcription.recording_sid
-    with client_or_settings(client) as twilio:
+    with client_or_settings(client) as twilio, _deletion_claimed(sid, actor):
+        if not Transcription.objects.filter(sid=sid).exists():
+            raise DeleteUnderWay(f"{sid} was deleted meanwhile by someone else.")
         try:
             already_gone = twilio_delete(sid=sid, client=twilio)
         except TwilioError as exc:
             delete_failed_record(sid=sid, recording_sid=recording_sid, actor=actor, exc=exc)
             raise
-    delete_confirmed_record(
-        sid=sid, recording_sid=recording_sid, actor=actor, already_gone=already_gone
-    )
+        delete_confirmed_record(
+            sid=sid, recording_sid=recording_sid, actor=actor, already_gone=already_gone
+        )
     return DeleteOutcome(sid=sid, recording_sid=recording_sid, already_gone=already_gone)
 
 

@@ -146,6 +146,20 @@ class SyncRun(models.Model):
         return lines
 
 
+class DeletionClaim(models.Model):
+    """A delete of one transcription in progress from the desk: the first to insert the SID
+    sends the DELETE; a second user (or tab) is told it is under way instead of sending
+    another. Removed when the delete is over; a claim older than a request can last is
+    stale (its process died) and taken over."""
+
+    sid = models.CharField(max_length=34, unique=True)
+    claimed_at = models.DateTimeField()
+    username = models.CharField(max_length=150, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"Deleting {self.sid}"
+
+
 class AuditEvent(models.Model):
     """Who viewed or deleted which transcription, and how it went. Never holds the text."""
 
@@ -153,6 +167,8 @@ class AuditEvent(models.Model):
         VIEWED_TEXT = "viewed_text", "Viewed text"
         DELETED = "deleted", "Deleted"
         DELETE_FAILED = "delete_failed", "Delete failed"
+        # No answer to a DELETE, and Twilio could not be asked whether it was applied.
+        DELETE_UNKNOWN = "delete_unknown", "Delete outcome unknown"
         SYNCED = "synced", "Synced"
         EXPORTED = "exported", "Exported CSV"
         RETENTION_APPLIED = "retention_applied", "Applied retention policy"

@@ -15,13 +15,22 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -46,6 +55,7 @@ __all__ = [
     "TwilioTranscription",
     "client_or_settings",
     "get_client",
+    "request_budget",
     "twilio_configuration_check",
     "twilio_configuration_problem",
     "twilio_not_configured_text",
@@ -60,6 +70,8 @@ MAX_PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # The first retry waits up to this long; each further retry doubles it, up to the cap.
 BACKOFF_BASE_SECONDS = 0.5
+# With a budget, a try is not started with less time than this left.
+MIN_TRY_SECONDS = 0.5
 
 
 def _describe_network_failure(exc: BaseException | None) -> str:
@@ -67,6 +79,8 @@ def _describe_network_failure(exc: BaseException | None) -> str:
         return "connect timed out"
     if isinstance(exc, ReadTimeoutError):
         return "read timed out"
+    if isinstance(exc, ResponseError):
+        return str(exc)
     return "connection failed or was dropped"
 
 
@@ -75,6 +89,33 @@ class _Retry(Retry):
     jitter (a random wait within a doubling window) rather than a fixed ladder, so that many
     workers backing off from one rate limit do not come back together; and logging each retry
     by method and path (never credentials, never a body)."""
+
+    # A monotonic time by which the whole call must be over, and the longest one try can
+    # take: a retry is made only if a whole try still fits before the deadline.
+    deadline: float | None = None
+    try_seconds: float = 0.0
+
+    def new(self, **kw: Any) -> _Retry:
+        retry = super().new(**kw)
+        retry.deadline, retry.try_seconds = self.deadline, self.try_seconds
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if self.deadline is not None and time.monotonic() + self.try_seconds > self.deadline:
+            # No time left for another whole try: give up now, as when the tries run out.
+            if error is None and response is not None:
+                error = ResponseError(f"answered {response.status} each try")
+            raise MaxRetryError(_pool, url, error)  # type: ignore[arg-type]
+        return retry
 
     def get_backoff_time(self) -> float:
         window = min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1))
@@ -128,6 +169,7 @@ class TwilioClient:
         read_timeout: float = 15.0,
         max_attempts: int = 5,
         backoff_cap: float = 8.0,
+        budget_seconds: float | None = None,
         session: requests.Session | None = None,
     ) -> None:
         if not account_sid:
@@ -149,6 +191,8 @@ class TwilioClient:
         self._timeout = (connect_timeout, read_timeout)
         self._max_attempts = max_attempts
         self._backoff_cap = max(0.0, backoff_cap)
+        # With a budget, every call this client makes is over by then, retries included.
+        self._deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         retry = _Retry(
@@ -161,6 +205,8 @@ class TwilioClient:
             raise_on_status=False,
             redirect=False,
         )
+        retry.deadline = self._deadline
+        retry.try_seconds = connect_timeout + read_timeout + self._backoff_cap
         split = urlsplit(self._base_url)
         self._session.mount(f"{split.scheme}://{split.netloc}", HTTPAdapter(max_retries=retry))
 
@@ -242,9 +288,9 @@ class TwilioClient:
     def delete_transcription(self, sid: str) -> None:
         """DELETE the transcription at Twilio (Twilio answers 204). Raises TwilioNotFound on 404.
 
-        DELETE is retried like GET. If an earlier try reached Twilio and deleted the
-        transcription but its answer was lost, the retry sees 404 and raises TwilioNotFound:
-        callers treat TwilioNotFound as "already deleted", which is then exactly right."""
+        DELETE is retried like GET. If an earlier try may have reached Twilio and deleted the
+        transcription but its answer was lost, the retry sees 404: that TwilioNotFound has
+        `may_have_arrived` set, and the delete was most likely this call's own."""
         self._send("DELETE", self._instance_url(sid, ".json"))
 
     # Plumbing
@@ -311,13 +357,21 @@ class TwilioClient:
         headers = {"User-Agent": USER_AGENT, "Accept-Charset": "utf-8"}
         if url.endswith(".json") or ".json?" in url:
             headers["Accept"] = "application/json"
+        timeout = self._timeout
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left < MIN_TRY_SECONDS:
+                raise TwilioError(
+                    None, None, "Twilio did not answer in the time a page may wait for it"
+                )
+            timeout = (min(timeout[0], left), min(timeout[1], left))
         try:
             response = self._session.request(
                 method,
                 url,
                 auth=self._auth,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=timeout,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
@@ -332,18 +386,30 @@ class TwilioClient:
                 f"Twilio could not be reached at {urlsplit(url).netloc}: "
                 f"{_describe_network_failure(reason)} "
                 f"(gave up after {'1 try' if tries == 1 else f'{tries} tries'})",
+                # Only a failure to connect says the request never left.
+                may_have_arrived=not isinstance(
+                    reason, ConnectTimeoutError | NewConnectionError | ResponseError
+                ),
             ) from exc
         if 200 <= response.status_code < 300:
             return response
         error = error_from_response(response)
         retries = getattr(response.raw, "retries", None)
         tries = len(retries.history) + 1 if retries is not None else 1
+        if retries is not None:
+            # An earlier try that got no answer but may have been carried out.
+            error.may_have_arrived = any(
+                entry.status is None
+                and not isinstance(entry.error, ConnectTimeoutError | NewConnectionError)
+                for entry in retries.history
+            )
         if response.status_code in RETRY_STATUSES and tries > 1:
             raise type(error)(
                 error.status,
                 error.code,
                 f"{error.message} (gave up after {tries} tries)",
                 error.more_info,
+                may_have_arrived=error.may_have_arrived,
             )
         raise error
 
@@ -393,22 +459,55 @@ def twilio_configuration_check() -> None:
         raise TwilioNotConfigured(problem)
 
 
+# Set while a web request is answered (`transcriptions.middleware`): the seconds it may spend
+# on Twilio in all. A worker or a command has none and keeps the settings' long retries.
+_request_budget: ContextVar[float | None] = ContextVar("twilio_request_budget", default=None)
+
+# Within a web request, one try waits at most this long to connect and to read.
+REQUEST_CONNECT_TIMEOUT = 2.0
+REQUEST_READ_TIMEOUT = 4.0
+
+
+@contextmanager
+def request_budget(seconds: float | None) -> Iterator[None]:
+    """Clients built inside this block spend at most `seconds` on Twilio (see `get_client`)."""
+    token = _request_budget.set(seconds)
+    try:
+        yield
+    finally:
+        _request_budget.reset(token)
+
+
 def get_client(*, session: requests.Session | None = None) -> TwilioClient:
     """A TwilioClient built from Django settings. An API key (TWILIO_API_KEY_SID and
     TWILIO_API_KEY_SECRET) is used when set, otherwise TWILIO_AUTH_TOKEN. Raises
-    TwilioNotConfigured naming the missing setting. Makes no request."""
+    TwilioNotConfigured naming the missing setting. Makes no request.
+
+    Inside a web request (`request_budget`) the client's calls all end within the request's
+    budget (TWILIO_REQUEST_BUDGET_SECONDS): short tries, and a retry only where a whole try
+    still fits, so that the page answers well inside the server's own timeout. Long retries
+    belong to background work."""
     twilio_configuration_check()
     key_sid = settings.TWILIO_API_KEY_SID
+    connect_timeout = getattr(settings, "TWILIO_CONNECT_TIMEOUT_SECONDS", 3.05)
+    read_timeout = getattr(settings, "TWILIO_READ_TIMEOUT_SECONDS", 15.0)
+    backoff_cap = getattr(settings, "TWILIO_BACKOFF_CAP_SECONDS", 8.0)
+    budget = _request_budget.get()
+    if budget is not None:
+        connect_timeout = min(connect_timeout, REQUEST_CONNECT_TIMEOUT, budget)
+        read_timeout = min(read_timeout, REQUEST_READ_TIMEOUT, budget)
+        backoff_cap = min(backoff_cap, 0.5)
     return TwilioClient(
         account_sid=settings.TWILIO_ACCOUNT_SID,
         auth_token=None if key_sid else settings.TWILIO_AUTH_TOKEN,
         api_key_sid=key_sid or None,
         api_key_secret=settings.TWILIO_API_KEY_SECRET or None,
         base_url=getattr(settings, "TWILIO_API_BASE_URL", DEFAULT_BASE_URL),
-        connect_timeout=getattr(settings, "TWILIO_CONNECT_TIMEOUT_SECONDS", 3.05),
-        read_timeout=getattr(settings, "TWILIO_READ_TIMEOUT_SECONDS", 15.0),
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         max_attempts=getattr(settings, "TWILIO_MAX_ATTEMPTS", 5),
-        backoff_cap=getattr(settings, "TWILIO_BACKOFF_CAP_SECONDS", 8.0),
+        backoff_cap=backoff_cap,
+        budget_seconds=budget,
         session=session,
     )
 

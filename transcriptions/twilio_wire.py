@@ -29,6 +29,8 @@ class TwilioError(Exception):
     `status` is the HTTP status (None when no answer arrived at all), `code` Twilio's error code
     (https://www.twilio.com/docs/errors/<code>), `message` Twilio's message or ours, and
     `more_info` Twilio's link for the code. None of them carries credentials or transcript text.
+    `may_have_arrived`: no answer came, but the request may have reached Twilio (it timed out
+    or the connection broke after it was sent), so what it asked for may have been done.
     """
 
     def __init__(
@@ -37,11 +39,14 @@ class TwilioError(Exception):
         code: int | None,
         message: str,
         more_info: str | None = None,
+        *,
+        may_have_arrived: bool = False,
     ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.more_info = more_info
+        self.may_have_arrived = may_have_arrived
         super().__init__(status, code, message, more_info)
 
     def __str__(self) -> str:

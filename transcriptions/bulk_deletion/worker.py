@@ -81,19 +81,27 @@ class _BulkRun:
                 self._clients.append(client)
         return client
 
-    def _delete_at_twilio(self, sid: str) -> tuple[str, TwilioError | None]:
-        """DELETE one SID at Twilio; the item's new state and the error if it failed."""
+    def _delete_at_twilio(self, sid: str, *, sent_before: bool) -> tuple[str, TwilioError | None]:
+        """DELETE one SID at Twilio; the item's new state and the error if it failed.
+
+        Twilio's 404 after a DELETE of this job's that got no answer (an earlier round here,
+        or a worker that died holding the item: `sent_before`) is that DELETE's doing: the
+        item is deleted by the job, not "already gone"."""
         client = self._client()
+        state = BulkDeletionItem.State
+        uncertain = sent_before
         for round_number in range(1, ITEM_ROUNDS + 1):
             try:
                 already_gone = twilio_delete(sid=sid, client=client)
             except TwilioError as exc:
+                uncertain = uncertain or exc.status is None
                 if _is_transient(exc) and round_number < ITEM_ROUNDS:
                     time.sleep(max(settings.TWILIO_BACKOFF_CAP_SECONDS, 0.05))
                     continue
-                return BulkDeletionItem.State.FAILED, exc
-            state = BulkDeletionItem.State
-            return (state.ALREADY_GONE if already_gone else state.DELETED), None
+                return state.FAILED, exc
+            if already_gone and not uncertain:
+                return state.ALREADY_GONE, None
+            return state.DELETED, None
         raise AssertionError("unreachable")  # pragma: no cover
 
     # The job's own thread: the database
@@ -174,7 +182,13 @@ class _BulkRun:
                 pk__in=[item.pk for item in items],
                 state=BulkDeletionItem.State.CLAIMED,
                 claimed_by=self.worker_id,
-            ).update(state=BulkDeletionItem.State.PENDING, claimed_by="", claimed_at=None)
+            ).update(
+                state=BulkDeletionItem.State.PENDING,
+                claimed_by="",
+                claimed_at=None,
+                # Never sent: the claim does not count as a try (see `_delete_at_twilio`).
+                attempts=F("attempts") - 1,
+            )
 
     def _heartbeat(self) -> str:
         """Show this worker is alive (the job's heartbeat, its own claims), refresh the
@@ -241,7 +255,12 @@ class _BulkRun:
                 # stale with a dead worker meanwhile.
                 if not stopping and free > 0:
                     for item in self._claim(free):
-                        in_flight[pool.submit(self._delete_at_twilio, item.sid)] = item
+                        # Claimed before by a worker that recorded nothing: it may have sent it.
+                        sent_before = item.attempts > 1
+                        future = pool.submit(
+                            self._delete_at_twilio, item.sid, sent_before=sent_before
+                        )
+                        in_flight[future] = item
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from ..deletion import DeleteOutcomeUnknown, DeleteUnderWay, transcription_forget_gone
 from ..deletion import transcription_delete as delete_at_twilio
-from ..deletion import transcription_forget_gone
 from ..models import Transcription
 from ..preview import RECORDING_OTHERS_LIMIT, preview_text_load, recording_others
 from ..preview import transcription_cached as cached
@@ -157,6 +157,16 @@ def transcription_delete(request: HtmxHttpRequest, sid: str) -> HttpResponse:
         return not_found(request, sid)
     try:
         outcome = delete_at_twilio(transcription=transcription, actor=request.user)
+    except DeleteUnderWay as exc:
+        if request.htmx and cached(sid) is None:
+            return _deleted_response(request, sid=sid, text=str(exc))
+        return error_answer(request, text=str(exc), to="transcriptions:list", close_modal=True)
+    except DeleteOutcomeUnknown as exc:
+        text = (
+            f"Twilio did not answer, so whether {transcription.sid} was deleted is not known "
+            f"({exc.message}). It stays in the list until Twilio says; delete it again to ask."
+        )
+        return error_answer(request, text=text, to="transcriptions:list", close_modal=True)
     except TwilioError as exc:
         text = f"Could not delete {transcription.sid}; it is kept. {exc}"
         return error_answer(request, text=text, to="transcriptions:list", close_modal=True)
