@@ -23,9 +23,9 @@ def _task_id(response) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_now_queues_a_sync_that_the_real_worker_runs(client, viewer, sandbox):
+def test_sync_now_queues_a_sync_that_the_real_worker_runs(client, reviewer, sandbox):
     sandbox.store.seed(count=120, seed=3)
-    client.force_login(viewer)
+    client.force_login(reviewer)
 
     response = client.post("/sync/", **HTMX)
     assert response.status_code == 200
@@ -45,12 +45,12 @@ def test_sync_now_queues_a_sync_that_the_real_worker_runs(client, viewer, sandbo
     assert Transcription.objects.count() == 120
     run = SyncRun.objects.get()
     assert run.state == SyncRun.State.SUCCEEDED
-    assert run.started_by == "viewer"
+    assert run.started_by == "reviewer"
 
 
 @pytest.mark.django_db
-def test_a_queued_sync_waits_for_a_worker_and_keeps_polling(client, viewer, sandbox):
-    client.force_login(viewer)
+def test_a_queued_sync_waits_for_a_worker_and_keeps_polling(client, reviewer, sandbox):
+    client.force_login(reviewer)
     task_id = _task_id(client.post("/sync/", **HTMX))
     progress = client.get(f"/sync/progress/?polling=1&task={task_id}", **HTMX)
     text = progress.content.decode()
@@ -60,12 +60,12 @@ def test_a_queued_sync_waits_for_a_worker_and_keeps_polling(client, viewer, sand
 
 
 @pytest.mark.django_db
-def test_sync_now_while_a_sync_runs_follows_it_instead_of_queueing(client, viewer, sandbox):
+def test_sync_now_while_a_sync_runs_follows_it_instead_of_queueing(client, reviewer, sandbox):
     now = timezone.now()
     SyncRun.objects.create(
         account_sid=ACCOUNT_SID, started_at=now, heartbeat_at=now, pages=3, rows_seen=3000
     )
-    client.force_login(viewer)
+    client.force_login(reviewer)
     response = client.post("/sync/", **HTMX)
     text = " ".join(response.content.decode().split())
     assert "already running" in text
@@ -75,10 +75,10 @@ def test_sync_now_while_a_sync_runs_follows_it_instead_of_queueing(client, viewe
 
 
 @pytest.mark.django_db
-def test_a_run_whose_process_died_does_not_poll_forever(client, viewer, sandbox):
+def test_a_run_whose_process_died_does_not_poll_forever(client, reviewer, sandbox):
     old = timezone.now() - timedelta(hours=2)
     SyncRun.objects.create(account_sid=ACCOUNT_SID, started_at=old, heartbeat_at=old)
-    client.force_login(viewer)
+    client.force_login(reviewer)
     progress = client.get("/sync/progress/?polling=1", **HTMX)
     assert "hx-trigger" not in progress.content.decode()
     assert 'data-action="sync-now"' in progress.content.decode()
@@ -87,8 +87,8 @@ def test_a_run_whose_process_died_does_not_poll_forever(client, viewer, sandbox)
 
 
 @pytest.mark.django_db
-def test_sync_now_without_twilio_settings_says_what_is_missing(client, viewer):
-    client.force_login(viewer)
+def test_sync_now_without_twilio_settings_says_what_is_missing(client, reviewer):
+    client.force_login(reviewer)
     response = client.post("/sync/", **HTMX)
     assert response.status_code == 200
     assert response["HX-Retarget"] == "#messages"
@@ -97,22 +97,28 @@ def test_sync_now_without_twilio_settings_says_what_is_missing(client, viewer):
 
 
 @pytest.mark.django_db
-def test_sync_now_without_javascript_redirects_with_a_message(client, viewer, sandbox):
-    client.force_login(viewer)
+def test_sync_now_without_javascript_redirects_with_a_message(client, reviewer, sandbox):
+    client.force_login(reviewer)
     response = client.post("/sync/", follow=True)
     assert response.redirect_chain[-1] == ("/", 302)
     assert "Sync queued." in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_sync_now_needs_login_permission_post_and_csrf(client, nobody, viewer, sandbox):
+def test_sync_now_needs_login_permission_post_and_csrf(
+    client, nobody, viewer, reviewer, sandbox
+):
     assert client.post("/sync/").status_code == 302  # to the login page
     client.force_login(nobody)
     assert client.post("/sync/").status_code == 403
+    # Starting a sync is a right of its own: a Viewer sees the table, not the button.
     client.force_login(viewer)
+    assert client.post("/sync/", **HTMX).status_code == 403
+    assert 'data-action="sync-now"' not in client.get("/").content.decode()
+    client.force_login(reviewer)
     assert client.get("/sync/").status_code == 405
     strict = Client(enforce_csrf_checks=True)
-    strict.force_login(viewer)
+    strict.force_login(reviewer)
     assert strict.post("/sync/", **HTMX).status_code == 403
     assert DBTaskResult.objects.count() == 0
 
@@ -126,6 +132,20 @@ def test_progress_ignores_a_malformed_task_id(client, viewer):
 
 
 @pytest.mark.django_db
-def test_the_status_bar_offers_sync_now(client, viewer):
-    client.force_login(viewer)
+def test_the_status_bar_offers_sync_now(client, reviewer):
+    client.force_login(reviewer)
     assert 'data-action="sync-now"' in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_many_clicks_queue_one_sync(client, reviewer, deleter, sandbox):
+    client.force_login(reviewer)
+    first = _task_id(client.post("/sync/", **HTMX))
+    for _ in range(49):
+        response = client.post("/sync/", **HTMX)
+        assert "already queued" in response.content.decode()
+        assert _task_id(response) == first  # and the page follows the queued one
+    other = Client()
+    other.force_login(deleter)
+    assert "already queued" in other.post("/sync/", **HTMX).content.decode()
+    assert DBTaskResult.objects.count() == 1

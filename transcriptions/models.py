@@ -55,6 +55,7 @@ class Transcription(models.Model):
         permissions = [
             ("view_transcript_text", "Can read transcript text"),
             ("apply_retention", "Can apply the retention policy"),
+            ("start_sync", "Can start a sync from the page"),
         ]
 
     def __str__(self) -> str:

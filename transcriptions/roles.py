@@ -10,7 +10,10 @@ PRIVACY_OFFICERS = "Privacy officers"
 # (app_label, codename) pairs, cumulative down the list.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     VIEWERS: [("transcriptions", "view_transcription")],
-    REVIEWERS: [("transcriptions", "view_transcript_text")],
+    REVIEWERS: [
+        ("transcriptions", "view_transcript_text"),
+        ("transcriptions", "start_sync"),
+    ],
     DELETERS: [("transcriptions", "delete_transcription")],
     PRIVACY_OFFICERS: [
         ("transcriptions", "view_auditevent"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
 from django_tasks.exceptions import TaskResultDoesNotExist
@@ -112,14 +113,51 @@ class SyncRequest:
     message: str
 
 
+def _sync_task_waiting_or_running() -> str | None:
+    """The id of a sync task that is queued or that a worker is running, if any."""
+    from django_tasks_db.models import DBTaskResult
+
+    found = (
+        DBTaskResult.objects.filter(
+            task_path=run_sync.module_path,
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+        )
+        .order_by("-enqueued_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return None if found is None else str(found)
+
+
 def sync_request(*, started_by: str) -> SyncRequest:
-    """Queue a full sync for a worker, unless one of the account is already running. Raises
-    TwilioNotConfigured without Twilio credentials."""
+    """Queue a full sync for a worker, unless one of the account is already running or
+    queued (many clicks, many users: one sync). Raises TwilioNotConfigured without Twilio
+    credentials."""
     twilio_configuration_check()
     if sync.running_run(settings.TWILIO_ACCOUNT_SID) is not None:
         return SyncRequest(task_id="", message="A sync is already running; showing its progress.")
-    result = run_sync.enqueue(started_by=started_by)
+    with transaction.atomic():
+        # One writer at a time decides (on SQLite the write lock, on PostgreSQL a lock of
+        # the sync-run table): two clicks at once queue one task.
+        _sync_request_lock()
+        waiting = _sync_task_waiting_or_running()
+        if waiting is not None:
+            return SyncRequest(task_id=waiting, message="A sync is already queued.")
+        result = run_sync.enqueue(started_by=started_by)
     return SyncRequest(task_id=str(result.id), message="Sync queued.")
+
+
+def _sync_request_lock() -> None:
+    """Make this transaction the only one deciding whether to queue a sync. SQLite's
+    transactions here are IMMEDIATE (settings): the write lock is already held."""
+    from django.db import connection
+
+    from .models import SyncRun
+
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(SyncRun._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def sync_task_waiting(task_id: str) -> bool | None:

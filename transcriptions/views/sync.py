@@ -41,7 +41,7 @@ def _sync_control(
 
 
 @login_required
-@permission_required("transcriptions.view_transcription", raise_exception=True)
+@permission_required("transcriptions.start_sync", raise_exception=True)
 @require_POST
 def sync_start(request: HtmxHttpRequest) -> HttpResponse:
     """Queue a full sync for a worker, unless one is already running."""
