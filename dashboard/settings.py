@@ -74,9 +74,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    # Before django_tasks_db: its `db_worker` command is this app's (which also resumes).
+    "transcriptions",
     "django_tasks",
     "django_tasks_db",
-    "transcriptions",
     "sandbox",
 ]
 

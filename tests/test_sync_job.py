@@ -105,9 +105,7 @@ def test_sync_now_without_javascript_redirects_with_a_message(client, reviewer, 
 
 
 @pytest.mark.django_db
-def test_sync_now_needs_login_permission_post_and_csrf(
-    client, nobody, viewer, reviewer, sandbox
-):
+def test_sync_now_needs_login_permission_post_and_csrf(client, nobody, viewer, reviewer, sandbox):
     assert client.post("/sync/").status_code == 302  # to the login page
     client.force_login(nobody)
     assert client.post("/sync/").status_code == 403

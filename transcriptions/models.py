@@ -102,6 +102,8 @@ class SyncRun(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
     # Who or what started it (a user, or host and process id), for "already running" messages.
     started_by = models.CharField(max_length=150, blank=True, default="")
+    # The process that runs it (`processes.process_tag`): gone, the run is taken over at once.
+    process = models.CharField(max_length=120, blank=True, default="")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     # Refreshed after every page, so a run whose process died can be told from a slow one.
@@ -232,6 +234,9 @@ class BulkDeletion(models.Model):
     # Refreshed about every second by a worker running it: a stale heartbeat on an active
     # deletion means its worker died, and the next worker resumes it.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker that beat last (`processes.process_tag` after its token): gone, the job is
+    # resumed at once rather than when the heartbeat goes stale.
+    worker = models.CharField(max_length=140, blank=True, default="")
     # Copied from the items with each heartbeat and at the end (the items are the truth).
     total_count = models.PositiveIntegerField(default=0)
     deleted_count = models.PositiveIntegerField(default=0)

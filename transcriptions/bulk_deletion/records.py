@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ..audit import Actor
 from ..models import BulkDeletion, BulkDeletionItem, Transcription
+from ..processes import process_gone
 from ..sids import is_transcription_sid
 from ..table import DEFAULT_SORT, TableFilters, transcription_list
 from ..table.paging import SORTS
@@ -296,9 +297,12 @@ def bulk_target_of_selection(*, sids: list[str]) -> BulkTarget:
 
 
 def bulk_deletion_looks_stale(bulk_deletion: BulkDeletion) -> bool:
-    """An unfinished bulk deletion whose worker has gone silent (a stale heartbeat)."""
+    """An unfinished bulk deletion whose worker has gone silent (a stale heartbeat), or whose
+    worker's process is known to be gone (see `processes`)."""
     if not bulk_deletion.is_active:
         return False
+    if bulk_deletion.worker and process_gone(bulk_deletion.worker):
+        return True
     cutoff = stale_cutoff(timezone.now())
     return bulk_deletion.heartbeat_at is None or bulk_deletion.heartbeat_at < cutoff
 
@@ -307,10 +311,14 @@ def bulk_deletion_take_over(bulk_deletion: BulkDeletion) -> bool:
     """Claim a stale bulk deletion for resuming: of concurrent callers exactly one gets True.
     Moving the heartbeat on is the lock: a second caller's update matches no row."""
     now = timezone.now()
+    dead = Q(heartbeat_at__lt=stale_cutoff(now)) | Q(heartbeat_at__isnull=True)
+    if bulk_deletion.worker and process_gone(bulk_deletion.worker):
+        # Gone: the lock is the heartbeat as it was read, unchanged since.
+        dead = Q(worker=bulk_deletion.worker, heartbeat_at=bulk_deletion.heartbeat_at)
     won = (
         BulkDeletion.objects.filter(pk=bulk_deletion.pk, state__in=BulkDeletion.ACTIVE_STATES)
-        .filter(Q(heartbeat_at__lt=stale_cutoff(now)) | Q(heartbeat_at__isnull=True))
-        .update(heartbeat_at=now)
+        .filter(dead)
+        .update(heartbeat_at=now, worker="")
     )
     if won:
         bulk_deletion.heartbeat_at = now

@@ -4,9 +4,7 @@ deletion; an item is claimed by one, and a claim left by a worker that died is t
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from django.utils import timezone
 from ..deletion import delete_confirmed_record, delete_failed_record, failure_outcome, twilio_delete
 from ..models import BulkDeletion, BulkDeletionItem
 from ..planner_stats import planner_stats_refresh
+from ..processes import process_gone, process_tag
 from ..twilio_client import (
     RETRY_STATUSES,
     TwilioClient,
@@ -37,7 +36,7 @@ ITEM_ROUNDS = 3
 
 
 def _default_worker_id() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{secrets.token_hex(4)}@{process_tag()}"
 
 
 def _is_transient(exc: TwilioError) -> bool:
@@ -118,6 +117,9 @@ class _BulkRun:
         claimable = Q(state=state.PENDING) | Q(
             state=state.CLAIMED, claimed_at__lt=stale_cutoff(now)
         )
+        gone = self._gone_workers()
+        if gone:
+            claimable |= Q(state=state.CLAIMED, claimed_by__in=gone)
         with transaction.atomic():
             ids = list(
                 self._items()
@@ -139,6 +141,17 @@ class _BulkRun:
                 .filter(id__in=ids, state=state.CLAIMED, claimed_by=self.worker_id)
                 .order_by("id")
             )
+
+    def _gone_workers(self) -> list[str]:
+        """Workers holding claims on this job whose process is known to be gone."""
+        holders = (
+            self._items()
+            .filter(state=BulkDeletionItem.State.CLAIMED)
+            .exclude(claimed_by=self.worker_id)
+            .values_list("claimed_by", flat=True)
+            .distinct()
+        )
+        return [holder for holder in holders if process_gone(holder)]
 
     def _record(
         self, results: list[tuple[BulkDeletionItem, tuple[str, TwilioError | None]]]
@@ -200,7 +213,11 @@ class _BulkRun:
             ).update(claimed_at=now)
             BulkDeletion.objects.filter(
                 pk=self.bulk.pk, state__in=BulkDeletion.ACTIVE_STATES
-            ).update(heartbeat_at=now, **counter_fields(item_counts(self.bulk.pk)))
+            ).update(
+                heartbeat_at=now,
+                worker=self.worker_id,
+                **counter_fields(item_counts(self.bulk.pk)),
+            )
         return BulkDeletion.objects.values_list("state", flat=True).get(pk=self.bulk.pk)
 
     def _finish(self) -> None:
@@ -294,7 +311,10 @@ def bulk_deletion_run(
     states = BulkDeletion.State
     now = timezone.now()
     rows = BulkDeletion.objects.filter(pk=bulk_deletion_id)
-    rows.filter(state=states.QUEUED).update(state=states.RUNNING, started_at=now, heartbeat_at=now)
+    worker_id = worker_id or _default_worker_id()
+    rows.filter(state=states.QUEUED).update(
+        state=states.RUNNING, started_at=now, heartbeat_at=now, worker=worker_id
+    )
     rows.filter(state__in=(states.RUNNING, states.CANCELLING), started_at__isnull=True).update(
         started_at=now
     )
@@ -313,7 +333,7 @@ def bulk_deletion_run(
         bulk_deletion=bulk,
         client_factory=client_factory,
         concurrency=max(1, concurrency or settings.BULK_DELETE_CONCURRENCY),
-        worker_id=worker_id or _default_worker_id(),
+        worker_id=worker_id,
     )
     run.run()
     bulk.refresh_from_db()

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import SyncRun, Transcription
+from ..processes import process_gone, process_tag
 from ..twilio_client import TwilioError
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def run_start(*, kind: str, account_sid: str, recording_sid: str = "", started_b
                     recording_sid=recording_sid,
                     state=SyncRun.State.RUNNING,
                     started_by=started_by[:150],
+                    process=process_tag(),
                     started_at=now,
                     heartbeat_at=now,
                 )
@@ -81,21 +83,24 @@ def run_start(*, kind: str, account_sid: str, recording_sid: str = "", started_b
             ).first()
             if running is None:
                 continue  # it finished in the meantime
-            stale_before = now - _stale_after()
             last_sign = running.heartbeat_at or running.started_at
-            if last_sign >= stale_before:
+            gone = process_gone(running.process)
+            if not gone and last_sign >= now - _stale_after():
                 raise SyncAlreadyRunning(running) from None
+            why = (
+                "The process running it is gone"
+                if gone
+                else "The process running it stopped: no sign of life since "
+                f"{timezone.localtime(last_sign):%Y-%m-%d %H:%M}"
+            )
             # Conditional, so that of two processes taking over, one wins, and a run that
             # just showed a sign of life is left alone.
             SyncRun.objects.filter(
-                pk=running.pk, state=SyncRun.State.RUNNING, heartbeat_at__lt=stale_before
+                pk=running.pk, state=SyncRun.State.RUNNING, heartbeat_at=running.heartbeat_at
             ).update(
                 state=SyncRun.State.FAILED,
                 finished_at=now,
-                error_message=(
-                    "The process running it stopped: no sign of life since "
-                    f"{timezone.localtime(last_sign):%Y-%m-%d %H:%M}; a later sync took over."
-                ),
+                error_message=f"{why}; a later sync took over.",
             )
             logger.warning("Sync run %s looked dead and was marked failed", running.pk)
     running = SyncRun.objects.filter(account_sid=account_sid, state=SyncRun.State.RUNNING).first()
@@ -164,6 +169,8 @@ def run_complete(run: SyncRun, *, unseen: QuerySet[Transcription]) -> None:
 
 def run_looks_alive(run: SyncRun) -> bool:
     """Whether a run marked running has shown a sign of life recently enough to be believed."""
+    if process_gone(run.process):
+        return False
     last_sign = run.heartbeat_at or run.started_at
     return last_sign >= timezone.now() - _stale_after()
 

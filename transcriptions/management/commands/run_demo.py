@@ -133,9 +133,8 @@ class Command(BaseCommand):
             processes.append(web)
             _wait_for_port(host, port, web, 60)
 
-            # Background jobs (bulk deletions): first queue again any left by a worker that
-            # died with the last demo, then one worker beside the web server.
-            subprocess.run([*manage, "resume_bulk_deletions"], env=env, check=True)
+            # Background jobs, one worker beside the web server (it first queues again any
+            # bulk deletion a worker of the last demo left unfinished).
             worker = subprocess.Popen(
                 [*manage, "db_worker", "--no-reload"], env=env, process_group=0
             )
