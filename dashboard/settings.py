@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -44,8 +45,10 @@ def env_int(name: str, default: int | None) -> int | None:
 
 
 DEBUG = env_bool("DEBUG")
-# A fixed key is fine for a local demo; production must set SECRET_KEY (check --deploy says so).
-SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-transcript-desk-development-only-key"
+# A fixed key is fine for a local demo; production must set SECRET_KEY: with DEBUG off the web
+# server refuses to start without one (`dashboard.wsgi`), and check --deploy says so too.
+DEVELOPMENT_SECRET_KEY = "django-insecure-transcript-desk-development-only-key"
+SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -74,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     # Before django_tasks_db: its `db_worker` command is this app's (which also resumes).
     "transcriptions",
     "django_tasks",
@@ -91,8 +95,49 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "transcriptions.middleware.PrivatePagesMiddleware",
     "transcriptions.middleware.TwilioRequestBudgetMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+CSRF_FAILURE_VIEW = "transcriptions.views.htmx.csrf_failure"
+
+# A strict Content-Security-Policy: scripts and styles only from this site's own files (no
+# inline code anywhere: htmx's own indicator styles are off, see base.html), nothing framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user from
+# one address, that pair is locked out for AXES_COOLOFF_MINUTES; a right password resets it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind the proxy (BEHIND_TLS_PROXY), the client's address is in X-Forwarded-For; directly,
+# REMOTE_ADDR.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env_bool("BEHIND_PROXY") else ["REMOTE_ADDR"]
+)
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
@@ -192,11 +237,19 @@ TWILIO_REQUEST_BUDGET_SECONDS = env_float("TWILIO_REQUEST_BUDGET_SECONDS", 10.0)
 # (from date_created) is never kept in the cache.
 TRANSCRIPT_TEXT_RETENTION_DAYS = env_int("TRANSCRIPT_TEXT_RETENTION_DAYS", None)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Request lines are logged without their query string: the search box's words (a name, a
+    # card number) travel in it.
+    "filters": {"no_query": {"()": "transcriptions.log_filters.QueryStringsLeftOut"}},
     # urllib3 logs every request line at DEBUG; keep it quiet whatever LOG_LEVEL says.
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "urllib3": {"level": "WARNING"},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["no_query"]},
+    },
 }
+LOGGING["handlers"]["server"] = {"class": "logging.StreamHandler", "filters": ["no_query"]}

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from .audit import Actor, audit_record
 from .models import AuditEvent, Transcription
+from .table import TableFilters
 
 CHUNK_SIZE = 2000
 
@@ -43,8 +45,24 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_safe(value: str) -> str:
     """A text cell a spreadsheet will show as text: a leading apostrophe before a cell that
-    would otherwise start a formula."""
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+    would otherwise start a formula, also after leading spaces or other blanks, which some
+    spreadsheets skip before they look for the formula."""
+    stripped = value.lstrip(" \t\r\n\x0b\x0c\u00a0")
+    if value.startswith(_FORMULA_PREFIXES) or stripped.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def filter_description(filters: TableFilters) -> str:
+    """The filters of an export for its audit event, without the search box's words (they
+    can be personal data: a name, a card number): only that there was a search."""
+    query = urlencode(filters.params(per_page=None, q=None))
+    parts = [f"filter: {query}" if query else "filter: none"]
+    if filters.search:
+        parts.append("with a text search (its words are not recorded)")
+    elif not query:
+        parts[0] = "filter: none (all rows)"
+    return ", ".join(parts)
 
 
 def _cell(value: object) -> object:

@@ -191,7 +191,34 @@
     if (loginPath && xhr && xhr.responseURL && new URL(xhr.responseURL).pathname === loginPath) {
       event.detail.shouldSwap = false;
       window.location.assign(xhr.responseURL);
+      return;
     }
+    // An error answer that names its target (a refused request, in words) is shown there;
+    // htmx would otherwise drop it and the click would seem to do nothing.
+    if (xhr && xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // Any other failed request: say so in #messages rather than nothing at all.
+  function sayFailed(text) {
+    var box = document.getElementById("messages");
+    if (!box) return;
+    var p = document.createElement("p");
+    p.className = "message message-error";
+    p.setAttribute("role", "alert");
+    p.textContent = text;
+    box.replaceChildren(p);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (xhr && xhr.getResponseHeader("HX-Retarget")) return;
+    var status = xhr ? xhr.status : 0;
+    sayFailed("The server could not do that (error " + status + "). Reload the page and try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    sayFailed("The server could not be reached. Check the connection and try again.");
   });
 })();
 

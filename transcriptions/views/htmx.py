@@ -77,3 +77,19 @@ def not_found(request: HtmxHttpRequest, sid: str) -> HttpResponse:
     if request.htmx:
         return message_response(request, text=text, level="warning", close_modal=True)
     raise Http404(text)
+
+
+CSRF_FAILED_TEXT = (
+    "This page was open too long (or you logged in elsewhere meanwhile), so the server could "
+    "not trust the request, and nothing was done. Reload the page and try again."
+)
+
+
+def csrf_failure(request: HtmxHttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the refusal in words. Over htmx a 403 that the page's script shows
+    in #messages (app.js swaps an error answer that names its target); otherwise a page."""
+    if getattr(request, "htmx", False):
+        response = message_response(request, text=CSRF_FAILED_TEXT)
+        response.status_code = 403
+        return response
+    return render(request, "403_csrf.html", {"text": CSRF_FAILED_TEXT}, status=403)

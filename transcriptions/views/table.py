@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse, StreamingHttpResponse
@@ -162,13 +161,12 @@ def transcription_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
     form = TranscriptionFilterForm(request.GET)
     form.is_valid()
     filters = form.filters()
-    query = urlencode(filters.params(per_page=None))
     response = StreamingHttpResponse(
         export.transcriptions_csv_stream(
             rows=table.transcription_list(filters=filters),
             with_text=request.user.has_perm("transcriptions.view_transcript_text"),
             user=request.user,
-            filter_description=f"filter: {query}" if query else "filter: none (all rows)",
+            filter_description=export.filter_description(filters),
         ),
         content_type="text/csv; charset=utf-8",
     )
