@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -50,6 +51,8 @@ class Key:
     recording_sid: str = ""
 
 
+_STATUS_RE = re.compile(r"[a-z0-9_-]{0,16}")
+
 KEY_FIELDS = ("id", "date_created", "duration", "status", "recording_sid")
 
 
@@ -84,18 +87,29 @@ class Cursor:
             raise ValueError("not a cursor") from exc
         if cursor_sort != sort or sort not in SORTS:
             raise ValueError("a cursor of another sort")
-        if not isinstance(pk, int) or isinstance(pk, bool) or not isinstance(created, str):
+        # Only what the database can compare: ids and durations within a 64-bit (and a
+        # PositiveIntegerField's) range, a status of the characters statuses are made of
+        # (no NUL, which PostgreSQL refuses), and a date within the calendar in UTC.
+        if type(pk) is not int or not 0 < pk < 2**63 or not isinstance(created, str):
             raise ValueError("not a cursor")
         column = sort.lstrip("-")
-        if column == "status" and not (isinstance(lead, str) and len(lead) <= 16):
+        if column == "status" and not (isinstance(lead, str) and _STATUS_RE.fullmatch(lead)):
             raise ValueError("not a cursor")
-        if column == "duration" and not (lead is None or type(lead) is int):
+        if column == "duration" and not (
+            lead is None or (type(lead) is int and 0 <= lead < 2**31)
+        ):
             raise ValueError("not a cursor")
         if column == "created" and lead is not None:
             raise ValueError("not a cursor")
         when = datetime.fromisoformat(created)
         if timezone.is_naive(when):
             raise ValueError("not a cursor")
+        try:
+            # In UTC: an offset PostgreSQL does not take (beyond ±15:59), or a date that
+            # leaves the calendar once moved to UTC, is no cursor of ours.
+            when = when.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("not a cursor") from exc
         return cls(sort=sort, lead=lead, date_created=when, id=pk)
 
     @classmethod

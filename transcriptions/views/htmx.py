@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,6 +18,15 @@ CHANGED_EVENT = "transcriptions-changed"
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+def current_path(request: HtmxHttpRequest) -> str:
+    """The path of the page an htmx request came from (HX-Current-URL), or "" when there is
+    none or the header is not a URL (it is the browser's to send, anyone's to forge)."""
+    try:
+        return urlsplit(request.htmx.current_url_abs_path or "").path
+    except ValueError:
+        return ""
 
 
 def wants_fragment(request: HtmxHttpRequest) -> bool:

@@ -3,8 +3,6 @@ its refresh from Twilio, and its delete."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -24,7 +22,14 @@ from ..preview import transcription_cached as cached
 from ..sids import is_transcription_sid
 from ..sync import transcription_refresh as refresh_from_twilio
 from ..twilio_client import TwilioError, TwilioNotFound
-from .htmx import CHANGED_EVENT, HtmxHttpRequest, error_answer, not_found, page_or_fragment
+from .htmx import (
+    CHANGED_EVENT,
+    HtmxHttpRequest,
+    current_path,
+    error_answer,
+    not_found,
+    page_or_fragment,
+)
 
 DETAIL = "transcriptions/transcription_detail.html"
 CONFIRM_DELETE = "transcriptions/transcription_confirm_delete.html"
@@ -44,8 +49,7 @@ def _gone_response(request: HtmxHttpRequest, transcription: Transcription) -> Ht
 def _is_on_list_page(request: HtmxHttpRequest) -> bool:
     """Whether the htmx request comes from the table's page (where the preview is a panel that
     can be closed), rather than from a transcription's own page."""
-    current = urlsplit(request.htmx.current_url_abs_path or "").path
-    return current == reverse("transcriptions:list")
+    return current_path(request) == reverse("transcriptions:list")
 
 
 def _preview_response(
@@ -123,7 +127,7 @@ def _deleted_response(request: HtmxHttpRequest, *, sid: str, text: str) -> HttpR
     Why 200 with out-of-band parts rather than 204: htmx 2 swaps nothing on a 204. The body
     itself (empty) replaces the confirmation in #modal."""
     detail_path = reverse("transcriptions:detail", args=[sid])
-    if (request.htmx.current_url_abs_path or "").startswith(detail_path):
+    if current_path(request).startswith(detail_path):
         # Deleted from its own page, which would be left empty: go back to the list.
         messages.success(request, text)
         return HttpResponseClientRedirect(reverse("transcriptions:list"))
