@@ -248,6 +248,8 @@ LOGGING: dict[str, Any] = {
     # urllib3 logs every request line at DEBUG; keep it quiet whatever LOG_LEVEL says.
     "loggers": {
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every login at INFO (values masked); only its warnings matter.
+        "axes": {"level": "WARNING"},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.request": {"filters": ["no_query"]},
     },

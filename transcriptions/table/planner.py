@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import QuerySet
 
 from ..models import FTS_TABLE, SEARCH_VECTOR, Transcription, TranscriptionStatus
@@ -48,10 +50,13 @@ FEW_MATCHES = 2000
 DENSE_SHARE = 0.14
 # ... estimated on the newest rows by id, this many of them.
 DENSITY_SAMPLE = 10_000
-# PostgreSQL: a search the planner expects to match at least this many rows is read by
-# walking the sort's index and checking each row's tsvector (50 rows of a word in 1 % of the
-# rows: ~5,000 rows checked, a few milliseconds), and its counts are deferred.
+# PostgreSQL: a search the planner expects to match at least this many rows, and this share
+# of the table, is read by walking the sort's index and checking each row's tsvector (50 rows
+# of a word in 1 % of the rows: ~5,000 rows checked, a few milliseconds), and its counts are
+# deferred. The share matters on a large table: for a word its statistics do not list,
+# PostgreSQL estimates about 0.2 % of the rows (22,000 at ten million) whatever its real count.
 MANY_MATCHES = 10_000
+MANY_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,14 @@ def _few_matches(query: Query) -> list[Key] | None:
     date_field = Transcription._meta.get_field("date_created")
     # Raw rows, so the dates come as the database spells them: Django's own converters read them.
     converters = date_field.get_db_converters(db)  # type: ignore[attr-defined]
-    with db.cursor() as cursor:
+    word_index_only = query.vendor == "postgresql" and bool(words) and not recording_sid
+    # (SET LOCAL lasts as long as the transaction: one of its own.)
+    scope = transaction.atomic(using=db.alias) if word_index_only else nullcontext()
+    with db.cursor() as cursor, scope:
+        if word_index_only:
+            # The word index, never a scan of the table: a scan that expects to meet 2,001
+            # matches soon would read every row for a rare word.
+            cursor.execute("SET LOCAL enable_seqscan = off")
         # The ids first: reading (and parsing the dates of) 2,001 rows only to find there
         # are too many would cost more than the rest of the page.
         cursor.execute(source, params)
@@ -192,18 +204,20 @@ def _estimated_matches(query: Query) -> int:
 
 
 def _many_expected(query: Query) -> bool:
-    """PostgreSQL: whether the statistics expect the words to match `MANY_MATCHES` rows or
-    more; False when there are no statistics to go by (the index then tells, at a bounded
-    cost: see `_few_matches`)."""
+    """PostgreSQL: whether the statistics expect the words to match many rows (see
+    `MANY_MATCHES`); False when there are no statistics to go by (the word index then tells,
+    at a bounded cost: see `_few_matches`)."""
     with connection().cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s "
-            "AND attname = %s",
-            [TABLE, SEARCH_VECTOR],
+            "SELECT c.reltuples, EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = "
+            "current_schema() AND tablename = %s AND attname = %s) "
+            "FROM pg_class c WHERE c.oid = %s::regclass",
+            [TABLE, SEARCH_VECTOR, TABLE],
         )
-        if cursor.fetchone() is None:
-            return False
-    return _estimated_matches(query) >= MANY_MATCHES
+        rows, has_statistics = cursor.fetchone()
+    if not has_statistics:
+        return False
+    return _estimated_matches(query) >= max(MANY_MATCHES, MANY_SHARE * rows)
 
 
 def _many_matches(query: Query) -> bool:
@@ -213,7 +227,7 @@ def _many_matches(query: Query) -> bool:
     terms = query.terms
     if not terms.text_words() or terms.sid_words() or query.filters.recording_sid:
         return False
-    return query.vendor == "sqlite" or _estimated_matches(query) >= MANY_MATCHES
+    return query.vendor == "sqlite" or _many_expected(query)
 
 
 def transcription_list(*, filters: TableFilters) -> QuerySet[Transcription]:
