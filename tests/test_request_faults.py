@@ -29,6 +29,17 @@ def hung(twilio, settings):
     twilio.faults.hang = False
 
 
+@pytest.fixture
+def at_twilio_and_cached(twilio, make_transcription):
+    """A transcription at Twilio and its cached row, for a delete."""
+    item = twilio.store.add()
+    return make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+
+
+def _delete(client, row):
+    return client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+
+
 def _uncached(twilio, make_transcription):
     item = twilio.store.add(transcription_text="a call about a parcel")
     return make_transcription(
@@ -85,36 +96,34 @@ def test_a_hung_twilio_gets_an_answer_within_the_budget(
 
 
 def test_a_delete_whose_answer_was_lost_is_recorded_as_deleted(
-    twilio, client, deleter, make_transcription, settings
+    twilio, client, deleter, at_twilio_and_cached
 ):
     """Twilio deleted it and the connection broke on the way back: the retry's 404 is this
     delete's own doing, not "already gone", and certainly not "kept"."""
-    item = twilio.store.add()
-    row = make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+    row = at_twilio_and_cached
     client.force_login(deleter)
     twilio.faults.lose_answers = 1
 
-    response = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    response = _delete(client, row)
 
     assert response.status_code == 200
     assert f"Deleted {row.sid} at Twilio" in response.content.decode()
     event = AuditEvent.objects.get(transcription_sid=row.sid)
     assert (event.action, event.outcome) == (AuditEvent.Action.DELETED, "deleted")
     assert not Transcription.objects.filter(pk=row.pk).exists()
-    assert item.sid not in twilio.store
+    assert row.sid not in twilio.store
 
 
 def test_without_a_retry_the_lost_answer_is_found_out_by_asking_twilio(
-    twilio, client, deleter, make_transcription, settings
+    twilio, client, deleter, at_twilio_and_cached, settings
 ):
     settings.TWILIO_MAX_ATTEMPTS = 1
-    item = twilio.store.add()
-    row = make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+    row = at_twilio_and_cached
     client.force_login(deleter)
     twilio.faults.lose_answers = 1
     log_start = len(twilio.request_log)
 
-    response = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    response = _delete(client, row)
 
     assert f"Deleted {row.sid} at Twilio" in response.content.decode()
     methods = [method for method, _ in twilio.request_log[log_start:]]
@@ -124,20 +133,19 @@ def test_without_a_retry_the_lost_answer_is_found_out_by_asking_twilio(
 
 
 def test_an_unknown_outcome_is_resolved_by_the_next_attempt(
-    twilio, client, deleter, make_transcription, settings
+    twilio, client, deleter, at_twilio_and_cached, settings
 ):
     settings.TWILIO_MAX_ATTEMPTS = 1
-    item = twilio.store.add()
-    row = make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+    row = at_twilio_and_cached
     client.force_login(deleter)
     # The DELETE is carried out and its answer lost; the fetch that asks is lost too.
     twilio.faults.lose_answers = 2
 
-    first = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    first = _delete(client, row)
     assert "whether" in first.content.decode() and "is not known" in first.content.decode()
     assert Transcription.objects.filter(pk=row.pk).exists()
 
-    second = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    second = _delete(client, row)
     assert f"{row.sid}" in second.content.decode()
     actions = list(
         AuditEvent.objects.filter(transcription_sid=row.sid)
@@ -151,16 +159,15 @@ def test_an_unknown_outcome_is_resolved_by_the_next_attempt(
     assert not Transcription.objects.filter(pk=row.pk).exists()
 
 
-def test_a_delete_under_way_is_not_sent_twice(twilio, client, deleter, make_transcription):
+def test_a_delete_under_way_is_not_sent_twice(twilio, client, deleter, at_twilio_and_cached):
     from django.utils import timezone
 
-    item = twilio.store.add()
-    row = make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+    row = at_twilio_and_cached
     DeletionClaim.objects.create(sid=row.sid, claimed_at=timezone.now(), username="other")
     client.force_login(deleter)
     log_start = len(twilio.request_log)
 
-    response = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    response = _delete(client, row)
 
     assert "being deleted by someone else" in response.content.decode()
     assert twilio.request_log[log_start:] == []
@@ -168,36 +175,34 @@ def test_a_delete_under_way_is_not_sent_twice(twilio, client, deleter, make_tran
     assert Transcription.objects.filter(pk=row.pk).exists()
 
 
-def test_a_stale_claim_is_taken_over(twilio, client, deleter, make_transcription):
+def test_a_stale_claim_is_taken_over(client, deleter, at_twilio_and_cached):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    item = twilio.store.add()
-    row = make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+    row = at_twilio_and_cached
     DeletionClaim.objects.create(sid=row.sid, claimed_at=timezone.now() - timedelta(hours=1))
     client.force_login(deleter)
 
-    response = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    response = _delete(client, row)
 
     assert f"Deleted {row.sid} at Twilio" in response.content.decode()
     assert not DeletionClaim.objects.exists()
 
 
 def test_two_deletes_of_one_transcription_make_one_record(
-    twilio, client, deleter, make_transcription
+    twilio, client, deleter, at_twilio_and_cached
 ):
     """The second delete (another user's tab, opened before the first) finds the row gone
     and sends nothing; a 404 for a SID already recorded as deleted adds no second record."""
     from transcriptions.deletion import delete_confirmed_record
 
-    item = twilio.store.add()
-    row = make_transcription(sid=item.sid, recording_sid=item.recording_sid)
+    row = at_twilio_and_cached
     client.force_login(deleter)
-    client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    _delete(client, row)
     log_start = len(twilio.request_log)
 
-    second = client.post(reverse("transcriptions:delete", args=[row.sid]), **HTMX)
+    second = _delete(client, row)
 
     assert "already removed" in second.content.decode()
     assert twilio.request_log[log_start:] == []
