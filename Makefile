@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-bulk bench-table clean
+.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-sync-overlap bench-bulk bench-table bench-table-live clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -51,6 +51,12 @@ bench-bulk: $(VENV)/.dev-installed
 
 bench-table: $(VENV)/.dev-installed
 	$(PY) bench/table_at_scale.py
+
+bench-table-live: $(VENV)/.dev-installed
+	$(PY) bench/table_live.py
+
+bench-sync-overlap: $(VENV)/.dev-installed
+	$(PY) bench/sync_throughput.py --rows 1000000 --latency-ms 300
 
 clean:
 	rm -rf $(VENV) var staticfiles
