@@ -9,6 +9,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from transcriptions import table
 from transcriptions.models import SyncRun
@@ -627,3 +629,40 @@ def test_a_prefix_spelled_out_as_words_matches_what_the_prefix_does(make_transcr
         expected = {sid for sid, w in rows.items() if w.startswith(prefix.lower())}
         assert {t.sid for t in page.rows} == expected, prefix
         assert page.count == table.Count(len(expected))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bounded walk is PostgreSQL's")
+@pytest.mark.django_db
+@pytest.mark.parametrize("statuses", [(), ("failed",)])
+def test_a_bounded_walk_that_finds_too_few_reads_the_word_index(
+    make_transcription, monkeypatch, statuses
+):
+    """Matches beyond the walk's bound (and a word never found with a status) give the same
+    pages as a full walk would."""
+    from transcriptions.table import paging
+
+    monkeypatch.setattr(paging, "WORDS_WALK_MAX", 5)
+    monkeypatch.setattr(planner, "FEW_MATCHES", 2)  # more matches than the word index gives
+    now = timezone.now()
+    for n in range(20):  # the newest: no match
+        make_transcription(date_created=now - timedelta(minutes=n), transcription_text="hello")
+    older = [
+        make_transcription(
+            date_created=now - timedelta(hours=1, minutes=n),
+            transcription_text="a refund please",
+            status="failed" if n % 2 else "completed",
+        )
+        for n in range(8)
+    ]
+    filters = TableFilters(search="refund", statuses=statuses, per_page=3)
+    expected = [t.sid for t in older if not statuses or t.status in statuses]
+    seen, after = [], None
+    while True:
+        page = planner.transcription_page(filters=filters, after=after, defer_counts=True)
+        seen += [row.sid for row in page.rows]
+        if not page.has_next:
+            break
+        after = page.last_cursor
+    assert seen == expected
+    none = TableFilters(search="refund", statuses=("in-progress",), per_page=3)
+    assert planner.transcription_page(filters=none, defer_counts=True).rows == []

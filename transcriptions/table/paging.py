@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ..models import Transcription
+from .search import WordCheck, condition, connection
 from .search import column as sql_column
-from .search import condition, connection
 
 # Sort keys offered by the table, each with its tie-breakers so that paging is stable.
 # Durations can be null; nulls go last in both directions so SQLite and PostgreSQL agree.
@@ -95,9 +96,7 @@ class Cursor:
         column = sort.lstrip("-")
         if column == "status" and not (isinstance(lead, str) and _STATUS_RE.fullmatch(lead)):
             raise ValueError("not a cursor")
-        if column == "duration" and not (
-            lead is None or (type(lead) is int and 0 <= lead < 2**31)
-        ):
+        if column == "duration" and not (lead is None or (type(lead) is int and 0 <= lead < 2**31)):
             raise ValueError("not a cursor")
         if column == "created" and lead is not None:
             raise ValueError("not a cursor")
@@ -252,6 +251,38 @@ def page_from_keys(
     return chunk[:per_page], len(chunk) > per_page
 
 
+# PostgreSQL: a search's walk checks at most this many rows of one index walk against the
+# words before it reads the matches from the word index instead (~5 ms a thousand rows).
+WORDS_WALK_MAX = 3000
+
+
+def _words_walk(words: WordCheck, segment: _Segment, need: int) -> list[Transcription]:
+    """The first `need` rows of one walk that match the words. The walk checks the first
+    `WORDS_WALK_MAX` rows in order; if it did not fill the page and there were more, the
+    matches are read from the word index and sorted instead, which costs what they number,
+    not what the walk would (a word never found with a status walked every row of it:
+    0.28 s at a million rows). Both give the same rows: when the first rows in order hold
+    `need` matches, they are the first `need` matches."""
+    order = _order_by(segment.order)
+    walked = words.walked if segment.condition is None else words.walked.filter(segment.condition)
+    ids = list(walked.order_by(*order).values_list("id", flat=True)[:WORDS_WALK_MAX])
+    # The ids as one array parameter, not thousands of them.
+    among = condition(f"{sql_column('id')} = ANY(%s)", [ids])
+    found = list(Transcription.objects.filter(among).filter(words.check).order_by(*order)[:need])
+    if len(found) >= need or len(ids) < WORDS_WALK_MAX:
+        return found
+    indexed = (
+        words.indexed if segment.condition is None else words.indexed.filter(segment.condition)
+    )
+    db = connection()
+    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+        # Only bitmap reads: the word index (with any other index), then a sort; never the
+        # walk again.
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        return list(indexed.order_by(*order)[:need])
+
+
 def rows_walk(
     qs: QuerySet[Transcription],
     *,
@@ -260,14 +291,19 @@ def rows_walk(
     backward: bool,
     per_page: int,
     statuses: list[str],
+    words: WordCheck | None = None,
 ) -> tuple[list[Transcription], bool]:
     """Up to `per_page` rows of `qs` after (before) the cursor by index walks, and whether
-    more lie beyond; backward pages come back in display order."""
+    more lie beyond; backward pages come back in display order. With `words` (PostgreSQL),
+    `qs` is not used: each walk is bounded (see `_words_walk`)."""
     rows: list[Transcription] = []
     for segment in _segments(sort, cursor=cursor, backward=backward, statuses=statuses):
-        part = qs if segment.condition is None else qs.filter(segment.condition)
         need = per_page + 1 - len(rows)
-        rows += list(part.order_by(*_order_by(segment.order))[:need])
+        if words is not None:
+            rows += _words_walk(words, segment, need)
+        else:
+            part = qs if segment.condition is None else qs.filter(segment.condition)
+            rows += list(part.order_by(*_order_by(segment.order))[:need])
         if len(rows) > per_page:
             break
     more = len(rows) > per_page

@@ -41,6 +41,7 @@ from .search import (
     fts_row_match_sql,
     sid_word_sql,
     text_match_sql,
+    word_check,
 )
 
 # SQLite: up to this many matches are read from the word index and ordered here.
@@ -286,7 +287,16 @@ def transcription_page(
         rows = [by_id[k.id] for k in page_keys if k.id in by_id]
         facets = {s: Count.of(n) for s, n in found.items()}
     else:
-        many = _many_matches(query)
+        # PostgreSQL, words only: more matches than the word index gave at once. Their
+        # counts cost more than the page (tens to hundreds of milliseconds), whatever the
+        # estimate says, and the page comes from a bounded walk (see `paging._words_walk`).
+        words_walked = (
+            query.vendor == "postgresql"
+            and bool(query.terms.text_words())
+            and not query.terms.sid_words()
+            and not filters.recording_sid
+        )
+        many = words_walked or _many_matches(query)
         few_to_walk = query.vendor == "sqlite" and _probe_chosen(query)
         probe = (few_to_walk or _dense(query)) if query.vendor == "sqlite" else many
         facets = None
@@ -299,6 +309,7 @@ def transcription_page(
             backward=backward,
             per_page=per_page,
             statuses=status_values,
+            words=word_check(query) if words_walked else None,
         )
 
     # The matches: the facets of the statuses shown, so a capped facet caps the total.

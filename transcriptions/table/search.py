@@ -247,3 +247,29 @@ def filtered(query: Query, *, probe: bool = False) -> QuerySet[Transcription]:
     for cond in _search_conditions(query, probe=probe):
         qs = qs.filter(cond)
     return qs
+
+
+@dataclass(frozen=True)
+class WordCheck:
+    """PostgreSQL: a search read by walking the sort's index, in two parts (see
+    `paging.rows_walk`): the rows the other filters keep (`walked`), checked one by one
+    against the words (`check`); and, should a bounded walk not fill the page, the same
+    matches read from the word index instead (`indexed`)."""
+
+    walked: QuerySet[Transcription]
+    check: RawSQL
+    indexed: QuerySet[Transcription]
+
+
+def word_check(query: Query) -> WordCheck:
+    words = query.terms.text_words()
+    return WordCheck(
+        walked=Transcription.objects.filter(query.filters.plain_q()),
+        # Wrapped, so that the GIN index (declared on the bare column) is not used.
+        check=condition(
+            f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) "
+            "@@ to_tsquery('simple'::regconfig, %s)",
+            [tsquery_text(words)],
+        ),
+        indexed=filtered(query),
+    )
