@@ -32,19 +32,23 @@ STALE_MIN_ROWS = 500
 
 @dataclass(frozen=True)
 class PlannerStatsState:
-    """What the database knows: the rows its statistics were taken on (None: never taken),
-    the rows the table has now, and the rows changed since (as far as the database counts)."""
+    """What the database knows: the rows its statistics were taken on (None: never taken)
+    and the rows the table has now."""
 
+    vendor: str
     rows_at_stats: int | None
     rows_now: int
-    changed_since: int
 
-    def stale(self, *, changed: int = 0) -> bool:
-        """Whether new statistics are due, `changed` being the rows the caller just wrote
-        (which the database's own counters may not show yet)."""
+    def stale(self, *, changed: int = 0, rewritten: int = 0) -> bool:
+        """Whether new statistics are due after a write that added or removed `changed`
+        rows and rewrote `rewritten` in place. On PostgreSQL a rewritten row counts too: it
+        leaves a dead row behind and clears its page from the visibility map, which only a
+        VACUUM puts right (a full sync rewrites every row, to stamp it as seen)."""
         if self.rows_at_stats is None:
             return self.rows_now > 0
-        drift = max(abs(self.rows_now - self.rows_at_stats), self.changed_since, changed)
+        if self.vendor == "postgresql":
+            changed += rewritten
+        drift = max(abs(self.rows_now - self.rows_at_stats), changed)
         return drift >= max(STALE_MIN_ROWS, STALE_SHARE * max(self.rows_at_stats, self.rows_now))
 
 
@@ -53,22 +57,25 @@ def _table() -> str:
 
 
 def planner_stats_state() -> PlannerStatsState:
+    """From the statistics themselves, not from the databases' change counters: PostgreSQL's
+    reach its statistics views up to a second late, so a write just before could count
+    after the statistics it caused."""
     from .table import status_totals  # the counts the triggers keep: no count(*) of the table
 
     rows_now = sum(status_totals().values())
+    vendor = connection.vendor
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if vendor == "postgresql":
             cursor.execute(
-                "SELECT c.reltuples, s.n_mod_since_analyze, "
-                "s.last_analyze IS NULL AND s.last_autoanalyze IS NULL "
+                "SELECT c.reltuples, s.last_analyze IS NULL AND s.last_autoanalyze IS NULL "
                 "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
                 "WHERE c.oid = %s::regclass",
                 [_table()],
             )
-            reltuples, modified, never = cursor.fetchone()
+            reltuples, never = cursor.fetchone()
             # reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14 and later).
             rows_at_stats = None if never or reltuples < 0 else int(reltuples)
-            return PlannerStatsState(rows_at_stats, rows_now, int(modified or 0))
+            return PlannerStatsState(vendor, rows_at_stats, rows_now)
         cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
         rows_at_stats = None
         if cursor.fetchone():
@@ -76,7 +83,7 @@ def planner_stats_state() -> PlannerStatsState:
             cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s", [_table()])
             figures = [int(stat.split()[0]) for (stat,) in cursor.fetchall() if stat]
             rows_at_stats = max(figures) if figures else None
-    return PlannerStatsState(rows_at_stats, rows_now, 0)
+    return PlannerStatsState(vendor, rows_at_stats, rows_now)
 
 
 def _quoted() -> str:
@@ -96,13 +103,14 @@ def planner_stats_take() -> str:
         return "ANALYZE"
 
 
-def planner_stats_refresh(*, changed: int = 0, reason: str) -> bool:
+def planner_stats_refresh(*, changed: int = 0, rewritten: int = 0, reason: str) -> bool:
     """Take new statistics if the table changed by a large share since the last ones (see
-    `PlannerStatsState.stale`); whether it did. `changed`: the rows the caller just wrote.
-    Never raises for a database error: stale statistics make queries slower, not wrong."""
+    `PlannerStatsState.stale`); whether it did. `changed`: the rows the caller just added or
+    removed; `rewritten`: those it rewrote in place. Never raises for a database error:
+    stale statistics make queries slower, not wrong."""
     try:
         state = planner_stats_state()
-        if not state.stale(changed=changed):
+        if not state.stale(changed=changed, rewritten=rewritten):
             return False
         started = time.monotonic()
         statement = planner_stats_take()
@@ -110,11 +118,11 @@ def planner_stats_refresh(*, changed: int = 0, reason: str) -> bool:
         logger.warning("planner statistics not taken after %s: %s", reason, type(exc).__name__)
         return False
     logger.info(
-        "planner statistics taken after %s (%s, %d rows, %d changed) in %.1f s",
+        "planner statistics taken after %s (%s, %d rows, %d written) in %.1f s",
         reason,
         statement,
         state.rows_now,
-        max(changed, state.changed_since),
+        changed + rewritten,
         time.monotonic() - started,
     )
     return True

@@ -198,5 +198,5 @@ def purge_transcript_text(*, now: datetime | None = None) -> int:
         date_created__lt=cutoff, transcription_text__isnull=False
     ).update(transcription_text=None)
     if cleared:
-        planner_stats_refresh(changed=cleared, reason="text retention")
+        planner_stats_refresh(rewritten=cleared, reason="text retention")
     return cleared

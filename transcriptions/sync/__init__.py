@@ -71,7 +71,9 @@ def _pass(
         if isinstance(exc, DatabaseError):
             raise SyncDatabaseError(run.error_message) from None
         raise
-    planner_stats_refresh(changed=run.created + run.removed, reason=f"sync run {run.pk}")
+    planner_stats_refresh(
+        changed=run.created + run.removed, rewritten=run.updated, reason=f"sync run {run.pk}"
+    )
     return run
 
 
