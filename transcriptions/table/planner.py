@@ -39,6 +39,7 @@ from .search import (
     filtered,
     fts_expression,
     fts_row_match_sql,
+    pg_word_conditions,
     sid_word_sql,
     text_match_sql,
     word_check,
@@ -102,7 +103,9 @@ def _few_matches(query: Query) -> list[Key] | None:
         if sid_words or not words or _many_expected(query):
             return None
         # No order and no other condition: the GIN index is the only way worth taking.
-        sql, params = text_match_sql(words, vendor=query.vendor)
+        parts = pg_word_conditions(words)
+        sql = " AND ".join(part for part, _ in parts)
+        params = [p for _, part_params in parts for p in part_params]
         source = f'SELECT {column("id")} FROM "{TABLE}" WHERE {sql} LIMIT {FEW_MATCHES + 1}'
     elif sid_words:
         for word, prefix, text_prefix in sid_words:

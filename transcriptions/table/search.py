@@ -123,6 +123,24 @@ def text_match_sql(
     )
 
 
+def pg_word_conditions(
+    words: list[tuple[str, WordMatch]], statuses: Iterable[str] = ()
+) -> list[tuple[str, list]]:
+    """PostgreSQL: the words (and statuses) as conditions for the word index. A prefix makes
+    GIN merge the lists of every word it starts and check each row again (`refund:*` with a
+    status: 0.3 s at a million rows), so when whole words come with it, the index is asked
+    for the whole words only and each row they give is checked for the prefix (`garcia`:
+    5,600 rows checked, a few milliseconds)."""
+    whole = [(word, prefix) for word, prefix in words if not prefix]
+    if not whole or len(whole) == len(words):
+        return [text_match_sql(words, statuses, vendor="postgresql")]
+    check = (
+        f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ to_tsquery('simple'::regconfig, %s)",
+        [tsquery_text(words)],
+    )
+    return [text_match_sql(whole, statuses, vendor="postgresql"), check]
+
+
 def fts_row_match_sql() -> str:
     """SQLite: the row's id in the word index under one FTS5 expression (one parameter),
     looked up per row rather than gathered first."""
@@ -221,7 +239,7 @@ def _search_conditions(query: Query, *, probe: bool) -> list[RawSQL]:
                 )
             )
         else:
-            conditions.append(condition(*text_match_sql(words, query.statuses, vendor=db)))
+            conditions += [condition(*c) for c in pg_word_conditions(words, query.statuses)]
     for word, prefix, text_prefix in query.terms.sid_words():
         conditions.append(condition(*sid_word_sql(word, prefix, text_prefix, vendor=db)))
     return conditions
