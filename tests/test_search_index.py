@@ -204,3 +204,39 @@ def test_postgresql_sid_columns_compare_bytes_and_carry_no_like_index():
             [Transcription._meta.db_table],
         )
         assert not [d for (d,) in cursor.fetchall() if "pattern_ops" in d]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's table of words")
+@pytest.mark.django_db
+def test_postgresql_keeps_every_written_word_for_prefixes(
+    twilio, sandbox_store, make_transcription
+):
+    """Words reach the table of words from every write: a sync's upsert, a single insert,
+    an update of the text; a prefix is then searched as those whole words."""
+    from transcriptions.models import SEARCH_WORDS_TABLE, Transcription
+    from transcriptions.sync import transcriptions_sync
+    from transcriptions.table import TableFilters, planner
+    from transcriptions.table.search import Query
+
+    sandbox_store.add(transcription_text="the parcel was refunded")
+    transcriptions_sync()
+    row = make_transcription(transcription_text="a refundable fare")
+    other = make_transcription(transcription_text="nothing yet")
+    Transcription.objects.filter(pk=other.pk).update(transcription_text="refunding now, café")
+
+    def words(prefix: str) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT word FROM "{SEARCH_WORDS_TABLE}" WHERE starts_with(word, %s) '
+                "ORDER BY word",
+                [prefix],
+            )
+            return [word for (word,) in cursor.fetchall()]
+
+    assert words("refund") == ["refundable", "refunded", "refunding"]
+    assert "café" in words("caf")
+    query = Query.of(TableFilters(search="parcel refund"), expand_prefix=True)
+    assert query.terms.text_words()[-1] == ("refund", ("refundable", "refunded", "refunding"))
+    page = planner.transcription_page(filters=TableFilters(search="refund"))
+    assert {r.pk for r in page.rows} >= {row.pk, other.pk}
+    assert len(page.rows) == 3

@@ -70,6 +70,7 @@ TRANSCRIPTION_TABLE = "transcriptions_transcription"
 FTS_TABLE = f"{TRANSCRIPTION_TABLE}_fts"  # SQLite only (migration 0006)
 FTS_TERMS_TABLE = f"{FTS_TABLE}_terms"  # SQLite only (migration 0007)
 SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migrations 0006, 0008)
+SEARCH_WORDS_TABLE = "transcriptions_search_word"  # PostgreSQL only (migration 0016)
 
 
 class TranscriptionCount(models.Model):
