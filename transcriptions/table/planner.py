@@ -5,9 +5,14 @@
   sort's index and checking each row against the word index (gathered once, or looked up per
   row when most rows match). The last word's prefix is spelled out as the few whole words it
   starts, when they are few: FTS5 merges a prefix's lists in full on every query.
-* On PostgreSQL, a search the planner expects to match many rows is read by walking the
-  sort's index and checking each row's stored tsvector, and its counts (tens of milliseconds
-  there, however capped) can be left to a second request (`defer_counts`).
+* On PostgreSQL the last word's prefix is spelled out the same way (from its table of words,
+  migration 0016). Few matches are read from the GIN index and ordered here, as on SQLite,
+  unless the statistics expect many; more are found by a bounded walk of the sort's index
+  that checks each row's stored tsvector, and then from the GIN index if the walk did not
+  fill the page (`paging._words_walk`). Their counts (tens to hundreds of milliseconds there,
+  however capped) are left to a second request (`defer_counts`).
+* A recording's rows are read from its index and ordered here on both databases, whatever
+  the statistics say.
 """
 
 from __future__ import annotations
