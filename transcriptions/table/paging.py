@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -265,11 +265,24 @@ def _words_walk(words: WordCheck, segment: _Segment, need: int) -> list[Transcri
     `need` matches, they are the first `need` matches."""
     order = _order_by(segment.order)
     walked = words.walked if segment.condition is None else words.walked.filter(segment.condition)
-    ids = list(walked.order_by(*order).values_list("id", flat=True)[:WORDS_WALK_MAX])
-    # The ids as one array parameter, not thousands of them.
-    among = condition(f"{sql_column('id')} = ANY(%s)", [ids])
-    found = list(Transcription.objects.filter(among).filter(words.check).order_by(*order)[:need])
-    if len(found) >= need or len(ids) < WORDS_WALK_MAX:
+    bounded = walked.order_by(*order)[:WORDS_WALK_MAX]
+    # The bounded walk as an ordered subquery, each row marked as matching or not: the outer
+    # LIMIT stops the walk at the `need`th match (its order is the subquery's, so no sort).
+    inner, params = bounded.annotate(
+        words_match=ExpressionWrapper(words.check, BooleanField())
+    ).query.sql_with_params()
+    outer_order = ", ".join(
+        f"walk.{connection().ops.quote_name(name)} {'DESC' if desc else 'ASC'}"
+        for name, desc in segment.order
+    )
+    found = list(
+        Transcription.objects.raw(
+            f"SELECT * FROM ({inner}) AS walk WHERE walk.words_match "
+            f"ORDER BY {outer_order} LIMIT {int(need)}",
+            params,
+        )
+    )
+    if len(found) >= need or bounded.count() < WORDS_WALK_MAX:
         return found
     indexed = (
         words.indexed if segment.condition is None else words.indexed.filter(segment.condition)
