@@ -255,3 +255,11 @@ LOGGING: dict[str, Any] = {
     },
 }
 LOGGING["handlers"]["server"] = {"class": "logging.StreamHandler", "filters": ["no_query"]}
+
+# The key of the keyed hashes (HMAC-SHA256) that stand for personal-data values found in
+# transcripts: a mentions search compares hashes, so no value is stored. Derived from
+# SECRET_KEY unless set; changing it makes every stored hash unmatchable until
+# `manage.py scan_personal_data --all` has run.
+PERSONAL_DATA_HASH_KEY = os.environ.get("PERSONAL_DATA_HASH_KEY", "")
+# How long a mentions search's link (an opaque token, never the value) stays usable.
+MENTIONS_TOKEN_MAX_AGE_SECONDS = env_int("MENTIONS_TOKEN_MAX_AGE_SECONDS", 3600)

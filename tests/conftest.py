@@ -89,6 +89,7 @@ _counter = itertools.count(1)
 def make_transcription(db):
     """Create a cached row directly (for tests that need no upstream)."""
     from transcriptions.models import Transcription
+    from transcriptions.personal_data import personal_data_columns
 
     def make(**fields) -> Transcription:
         n = next(_counter)
@@ -109,6 +110,9 @@ def make_transcription(db):
             "synced_at": now,
         }
         values.update(fields)
+        # As every write path of the desk does: personal data found with the text.
+        for name, value in personal_data_columns(values["transcription_text"]).items():
+            values.setdefault(name, value)
         uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Transcriptions/{values['sid']}.json"
         values.setdefault("uri", uri)
         return Transcription.objects.create(**values)

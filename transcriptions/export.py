@@ -17,8 +17,10 @@ from urllib.parse import urlencode
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .audit import Actor, audit_record
+from .audit import Actor, audit_batch
+from .csv_lines import CsvLine, csv_safe
 from .models import AuditEvent, Transcription
+from .personal_data import masked_text
 from .table import TableFilters
 
 CHUNK_SIZE = 2000
@@ -38,28 +40,16 @@ METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 TEXT_COLUMN = ("transcription_text", "transcription_text")
 
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection");
-# tab and carriage return are included because some spreadsheets strip them first.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: str) -> str:
-    """A text cell a spreadsheet will show as text: a leading apostrophe before a cell that
-    would otherwise start a formula, also after leading spaces or other blanks, which some
-    spreadsheets skip before they look for the formula."""
-    stripped = value.lstrip(" \t\r\n\x0b\x0c\u00a0")
-    if value.startswith(_FORMULA_PREFIXES) or stripped.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
 
 def filter_description(filters: TableFilters) -> str:
     """The filters of an export for its audit event, without the search box's words (they
     can be personal data: a name, a card number): only that there was a search."""
-    query = urlencode(filters.params(per_page=None, q=None))
+    query = urlencode(filters.params(per_page=None, q=None, mentions_token=None))
     parts = [f"filter: {query}" if query else "filter: none"]
     if filters.search:
         parts.append("with a text search (its words are not recorded)")
+    if filters.mentions:
+        parts.append(f"mentions {filters.mentions.label}")
     elif not query:
         parts[0] = "filter: none (all rows)"
     return ", ".join(parts)
@@ -74,14 +64,6 @@ def _cell(value: object) -> object:
         # Numbers are written as numbers: a negative price is data, not a formula.
         return value
     return csv_safe(str(value))
-
-
-class _Line:
-    """A file-like object whose write returns what was written, so csv.writer makes lines
-    that are handed straight to the response instead of being buffered."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 @dataclass(frozen=True)
@@ -107,29 +89,60 @@ def transcriptions_csv_stream(
     with_text: bool,
     user: Actor,
     filter_description: str,
+    reveal: bool = False,
 ) -> Iterator[str]:
     """Yield the CSV of `rows` (in the queryset's own order) line by line, reading the
-    database in chunks of CHUNK_SIZE; the text column only when `with_text`.
+    database in chunks of CHUNK_SIZE; the text column only when `with_text`, its personal
+    data masked unless `reveal`.
 
-    When the stream ends, complete or cut off by the client, one "exported" audit event
+    Each row whose text was sent is audited as an item of the export's batch, as it is
+    sent; when the stream ends, complete or cut off by the client, the batch's head event
     records the filter and the number of rows sent."""
     columns = export_columns(with_text=with_text)
-    writer = csv.writer(_Line())
+    fields = columns.fields + (("recording_sid", "personal_data_found") if with_text else ())
+    writer = csv.writer(CsvLine())
     sent = 0
     complete = False
+    batch = ""
+    seen: list[tuple[str, str]] = []
+    text_at = len(columns.fields) - 1
     try:
         yield writer.writerow(columns.headers)
-        for values in rows.values_list(*columns.fields).iterator(chunk_size=CHUNK_SIZE):
-            line = writer.writerow([_cell(v) for v in values])
+        for values in rows.values_list(*fields).iterator(chunk_size=CHUNK_SIZE):
+            cells = list(values[: len(columns.fields)])
+            if with_text:
+                recording_sid, found = values[-2:]
+                if cells[text_at] is not None:
+                    if not reveal:
+                        cells[text_at] = masked_text(cells[text_at], found)
+                    seen.append((values[1], recording_sid))
+            line = writer.writerow([_cell(v) for v in cells])
             sent += 1  # counted once handed to the server, whether or not the client reads it
+            if len(seen) >= CHUNK_SIZE:
+                batch = audit_batch(
+                    user=user,
+                    action=AuditEvent.Action.EXPORTED,
+                    items=seen,
+                    batch=batch,
+                    head=False,
+                )
+                seen = []
             yield line
         complete = True
     finally:
-        content = "metadata and text" if with_text else "metadata only"
+        if seen:
+            batch = audit_batch(
+                user=user, action=AuditEvent.Action.EXPORTED, items=seen, batch=batch, head=False
+            )
+        content = "metadata only"
+        if with_text:
+            content = "metadata and text" + ("" if reveal else ", personal data masked")
         ending = "" if complete else ", stopped before the end"
         rows_sent = f"{sent} row{'' if sent == 1 else 's'}"
-        audit_record(
+        audit_batch(
             user=user,
             action=AuditEvent.Action.EXPORTED,
+            items=[],
+            batch=batch,
             outcome=f"{rows_sent} ({content}{ending}); {filter_description}",
         )

@@ -13,8 +13,10 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from .models import AuditEvent, TranscriptionStatus
+from .personal_data import ANY, Kind
+from .personal_data.mentions import Mentions, mentions_from_token, mentions_parse
 from .retention import MAX_DAYS, RetentionPolicy
-from .sids import RECORDING_SID_RE, sid_canonical
+from .sids import RECORDING_SID_RE, sid_canonical, sid_prefix
 from .table import DEFAULT_PER_PAGE, DEFAULT_SORT, PER_PAGE_CHOICES, SORT_LABELS, TableFilters
 from .words import typed_count_matches
 
@@ -80,6 +82,17 @@ class TranscriptionFilterForm(forms.Form):
         error_messages={"invalid": "Not a date (use YYYY-MM-DD); end date ignored."},
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+    personal_data = forms.MultipleChoiceField(
+        label="Personal data",
+        required=False,
+        choices=[(ANY, "Any kind"), *Kind.choices],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Unknown kind of personal data “%(value)s” ignored."},
+    )
+    # A data subject's value (for links and checks); the page's own form posts it instead
+    # and comes back with `mentions_token`, so the value stays out of logged URLs.
+    mentions = forms.CharField(label="Mentions", required=False, max_length=200)
+    mentions_token = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
     sort = forms.ChoiceField(
         label="Sort",
         required=False,
@@ -95,6 +108,53 @@ class TranscriptionFilterForm(forms.Form):
             "invalid_choice": "Page size “%(value)s” is not offered; showing 25 per page."
         },
     )
+
+    def __init__(self, *args: Any, can_read_text: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.can_read_text = can_read_text
+        if not can_read_text:
+            self.fields["q"].widget.attrs["placeholder"] = "Search by TR… / RE… SID"
+
+    def clean_q(self) -> str:
+        value = (self.cleaned_data.get("q") or "").strip()
+        if self.can_read_text or not value:
+            return value
+        # Reading text is a right: a search by words (or by digits) tells what a call says.
+        sids = [word for word in value.split() if sid_prefix(word)]
+        if len(sids) != len(value.split()):
+            self.add_error(
+                "q",
+                "Your role may search by SID only (TR… or RE…): searching the text needs "
+                "the Reviewers role. Words of text ignored.",
+            )
+        return " ".join(sids)
+
+    def clean_mentions(self) -> Mentions | None:
+        value = self.cleaned_data.get("mentions") or ""
+        if not value.strip():
+            return None
+        if not self.can_read_text:
+            self.add_error("mentions", "Searching for mentions needs the Reviewers role.")
+            return None
+        found = mentions_parse(value)
+        if found is None:
+            self.add_error(
+                "mentions",
+                "Not a phone number, e-mail address, card number or IBAN; mentions ignored.",
+            )
+        return found
+
+    def clean_mentions_token(self) -> Mentions | None:
+        token = self.cleaned_data.get("mentions_token") or ""
+        if not token or not self.can_read_text:
+            return None
+        found = mentions_from_token(token)
+        if found is None:
+            self.add_error(
+                "mentions_token",
+                "This mentions search has expired or is not valid; enter the value again.",
+            )
+        return found
 
     def clean_status(self) -> list[str]:
         values = self.cleaned_data["status"]
@@ -129,7 +189,22 @@ class TranscriptionFilterForm(forms.Form):
             created_to=data.get("date_to"),
             sort=data.get("sort") or DEFAULT_SORT,
             per_page=data.get("per_page") or DEFAULT_PER_PAGE,
+            personal_data=tuple(data.get("personal_data") or ()),
+            mentions=data.get("mentions") or data.get("mentions_token") or None,
         )
+
+
+class MentionsForm(forms.Form):
+    """The page's own mentions search: the value comes in a POST body (never a URL that a
+    server logs) and goes back as a signed, expiring token."""
+
+    mentions = forms.CharField(label="Mentions", max_length=200)
+
+    def clean_mentions(self) -> Mentions:
+        found = mentions_parse(self.cleaned_data["mentions"])
+        if found is None:
+            raise forms.ValidationError("Not a phone number, e-mail address, card number or IBAN.")
+        return found
 
 
 # ---- The audit trail ----
@@ -143,6 +218,12 @@ class AuditFilters:
     action: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    sid: str = ""
+    batch: str = ""
+
+    @property
+    def is_filtered(self) -> bool:
+        return any((self.username, self.action, self.date_from, self.date_to, self.sid, self.batch))
 
 
 class AuditFilterForm(forms.Form):
@@ -154,6 +235,22 @@ class AuditFilterForm(forms.Form):
     )
     date_from = forms.DateField(required=False, label="From")
     date_to = forms.DateField(required=False, label="To")
+    sid = forms.CharField(
+        required=False,
+        max_length=34,
+        label="Transcription or recording SID",
+        validators=[
+            RegexValidator(
+                r"^(?:TR|RE)[0-9a-fA-F]{0,32}$",
+                "Not a transcription or recording SID (TR… or RE…, or their start).",
+            )
+        ],
+    )
+    batch = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    def clean_sid(self) -> str:
+        value = (self.cleaned_data.get("sid") or "").strip()
+        return value[:2].upper() + value[2:].lower()
 
     def filters(self) -> AuditFilters:
         """The valid part of the input; call after `is_valid()`."""
@@ -163,6 +260,8 @@ class AuditFilterForm(forms.Form):
             action=data.get("action") or "",
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
+            sid=data.get("sid") or "",
+            batch=(data.get("batch") or "").strip(),
         )
 
 

@@ -38,6 +38,12 @@ class Transcription(models.Model):
     # account it did not see are gone from Twilio. A run id, unlike a timestamp, does not depend
     # on clocks agreeing between machines.
     last_seen_run = models.BigIntegerField(null=True, blank=True, editable=False)
+    # Personal data found in Twilio's text (`personal_data`): the kinds as bits, what was found
+    # where as JSON [[kind, start, end, keyed hash], ...] (never a value; None when nothing),
+    # and the detector's version (0: never scanned). Written with the text, by every path.
+    personal_data = models.PositiveIntegerField(default=0, editable=False)
+    personal_data_found = models.TextField(null=True, blank=True, editable=False)
+    personal_data_version = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-date_created", "-id"]
@@ -51,11 +57,19 @@ class Transcription(models.Model):
             models.Index(fields=["status", "-date_created", "-id"], name="tr_status_newest_idx"),
             models.Index(fields=["duration", "-date_created", "-id"], name="tr_duration_idx"),
             models.Index(fields=["-duration", "-date_created", "-id"], name="tr_duration_desc_idx"),
+            # The rows with personal data, newest first: the personal-data filter walks these
+            # only, however rare its kind among all rows.
+            models.Index(
+                fields=["-date_created", "-id"],
+                name="tr_personal_data_idx",
+                condition=models.Q(personal_data__gt=0),
+            ),
         ]
         permissions = [
             ("view_transcript_text", "Can read transcript text"),
             ("apply_retention", "Can apply the retention policy"),
             ("start_sync", "Can start a sync from the page"),
+            ("reveal_personal_data", "Can reveal personal data in transcript text"),
         ]
 
     def __str__(self) -> str:
@@ -71,6 +85,20 @@ FTS_TABLE = f"{TRANSCRIPTION_TABLE}_fts"  # SQLite only (migration 0006)
 FTS_TERMS_TABLE = f"{FTS_TABLE}_terms"  # SQLite only (migration 0007)
 SEARCH_VECTOR = "search_vector"  # PostgreSQL only (migrations 0006, 0008)
 SEARCH_WORDS_TABLE = "transcriptions_search_word"  # PostgreSQL only (migration 0016)
+
+
+class PersonalDataMention(models.Model):
+    """One value found in a cached transcription, as its keyed hash: what a mentions search
+    (or a search by digits) looks up. Kept by database triggers from the row's
+    `personal_data_found` on every insert, change and delete (migration 0017), so no write
+    path can leave it behind."""
+
+    transcription_id = models.BigIntegerField(db_index=True)
+    kind = models.CharField(max_length=24)
+    value_hash = models.CharField(max_length=32, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.transcription_id}"
 
 
 class TranscriptionCount(models.Model):
@@ -176,6 +204,11 @@ class AuditEvent(models.Model):
         SYNCED = "synced", "Synced"
         EXPORTED = "exported", "Exported CSV"
         RETENTION_APPLIED = "retention_applied", "Applied retention policy"
+        VIEWED_SNIPPETS = "viewed_snippets", "Saw text in the table"
+        SEARCHED = "searched", "Searched"
+        REVEALED = "revealed", "Revealed personal data"
+        BULK_DELETION = "bulk_deletion", "Bulk deletion"
+        PERSONAL_DATA_SCAN = "personal_data_scan", "Scanned for personal data"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -185,8 +218,12 @@ class AuditEvent(models.Model):
     username = models.CharField(max_length=150, blank=True, default="")
     action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
     transcription_sid = models.CharField(max_length=34, blank=True, default="", db_index=True)
-    recording_sid = models.CharField(max_length=34, blank=True, default="")
+    recording_sid = models.CharField(max_length=34, blank=True, default="", db_index=True)
     outcome = models.CharField(max_length=255, blank=True, default="")
+    # Events of one act over many transcriptions (a page of snippets, an export, a bulk run)
+    # share a batch: the trail lists its head event, and each item answers "who saw TR…".
+    batch = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    in_batch = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

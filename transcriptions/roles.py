@@ -18,6 +18,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     PRIVACY_OFFICERS: [
         ("transcriptions", "view_auditevent"),
         ("transcriptions", "apply_retention"),
+        ("transcriptions", "reveal_personal_data"),
     ],
 }
 

@@ -9,6 +9,7 @@ app_name = "transcriptions"
 urlpatterns = [
     path("", table.transcription_list, name="list"),
     path("export.csv", table.transcription_export, name="export"),
+    path("mentions/", table.transcription_mentions, name="mentions"),
     path("t/<str:sid>/", transcription.transcription_detail, name="detail"),
     path("t/<str:sid>/delete/", transcription.transcription_delete, name="delete"),
     path("t/<str:sid>/refresh/", transcription.transcription_refresh, name="refresh"),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("sync/", sync.sync_start, name="sync"),
     path("sync/progress/", sync.sync_progress, name="sync-progress"),
     path("audit/", pages.audit_list, name="audit"),
+    path("audit/export.csv", pages.audit_export, name="audit-export"),
     path("retention/", pages.retention_policy, name="retention"),
     path("overview/", pages.status_overview, name="overview"),
 ]

@@ -21,6 +21,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 
 from ..models import SEARCH_VECTOR, AuditEvent, SyncRun, Transcription
+from ..personal_data import personal_data_columns
 from ..retention import is_past, retention_cutoff
 from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
 from .runs import raise_if_taken_over
@@ -45,6 +46,9 @@ UPDATE_FIELDS = [
     "date_created",
     "date_updated",
     "synced_at",
+    "personal_data",
+    "personal_data_found",
+    "personal_data_version",
 ]
 
 ProgressCallback = Callable[[SyncRun], None]
@@ -86,7 +90,8 @@ def transcription_fields(
     The text is dropped when the item is older than the retention cutoff. A value no column
     can hold is made storable (characters removed, a string cut to its column, a negative or
     impossible number left unknown), and what was done is appended to `problems` (by field
-    name, never a value): one odd item never stops a sync."""
+    name, never a value): one odd item never stops a sync. Personal data is looked for in
+    Twilio's text, kept or not: what is found describes Twilio's copy."""
     problems = [] if problems is None else problems
     date_created = item.date_created or item.date_updated or synced_at
     text = _storable(item.transcription_text, "transcription_text", problems)
@@ -120,6 +125,7 @@ def transcription_fields(
         "date_created": date_created,
         "date_updated": item.date_updated or date_created,
         "synced_at": synced_at,
+        **personal_data_columns(text),
     }
 
 

@@ -9,10 +9,13 @@ from functools import cached_property
 from typing import Protocol
 from urllib.parse import urlencode
 
-from django.db.models import Q
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 
 from ..days import day_after, day_start
-from ..models import TranscriptionStatus
+from ..models import PersonalDataMention, TranscriptionStatus
+from ..personal_data import ANY, BITS, mask_of
+from ..personal_data.mentions import Mentions, number_query
 from .terms import SearchTerms, parse_search
 
 # The sorts the table offers, in the order the sort menu lists them.
@@ -38,6 +41,8 @@ class _KeyRow(Protocol):
     def recording_sid(self) -> str: ...
     @property
     def date_created(self) -> datetime: ...
+    @property
+    def personal_data(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -52,20 +57,45 @@ class TableFilters:
     created_to: date | None = None  # inclusive: the whole day
     sort: str = DEFAULT_SORT
     per_page: int = DEFAULT_PER_PAGE
+    # Kinds of personal data (any of them; `ANY` for any kind at all).
+    personal_data: tuple[str, ...] = ()
+    # A data subject's value, as keyed hashes (`personal_data.mentions`).
+    mentions: Mentions | None = None
 
     def __post_init__(self) -> None:
         known = TranscriptionStatus.values
         object.__setattr__(
             self, "statuses", tuple(dict.fromkeys(s for s in self.statuses if s in known))
         )
+        kinds = [k for k in self.personal_data if k in BITS or k == ANY]
+        object.__setattr__(
+            self, "personal_data", (ANY,) if ANY in kinds else tuple(dict.fromkeys(kinds))
+        )
         object.__setattr__(self, "recording_sid", self.recording_sid or None)
         if self.sort not in SORT_LABELS:
             object.__setattr__(self, "sort", DEFAULT_SORT)
 
     @cached_property
+    def number_search(self) -> Mentions | None:
+        """The search box's text when it is one long number, looked up as digits (see
+        `mentions.number_query`) rather than as words."""
+        return number_query(self.search) if self.search else None
+
+    @cached_property
     def terms(self) -> SearchTerms:
-        """The search box split into words (see `terms.parse_search`)."""
-        return parse_search(self.search)
+        """The search box split into words (see `terms.parse_search`); none when the search
+        is one long number (`number_search`)."""
+        return parse_search("" if self.number_search else self.search)
+
+    @property
+    def hash_lookups(self) -> list[tuple[str, ...]]:
+        """The sets of keyed hashes a row must mention (one of each set)."""
+        found = [m.hashes for m in (self.mentions, self.number_search) if m is not None]
+        return found
+
+    @property
+    def personal_data_mask(self) -> int:
+        return mask_of(self.personal_data)
 
     @cached_property
     def created_from_at(self) -> datetime | None:
@@ -86,11 +116,19 @@ class TableFilters:
             or self.recording_sid
             or self.created_from
             or self.created_to
+            or self.personal_data
+            or self.mentions
         )
 
     @property
     def only_search_and_status(self) -> bool:
-        return not (self.recording_sid or self.created_from or self.created_to)
+        return not (
+            self.recording_sid
+            or self.created_from
+            or self.created_to
+            or self.personal_data
+            or self.hash_lookups
+        )
 
     def without_statuses(self) -> TableFilters:
         return replace(self, statuses=())
@@ -110,16 +148,31 @@ class TableFilters:
             q &= Q(date_created__gte=self.created_from_at)
         if self.created_before_at:
             q &= Q(date_created__lt=self.created_before_at)
+        if self.personal_data:
+            # `> 0` as the partial index on rows with personal data is declared.
+            q &= Q(personal_data__gt=0)
+            mask = self.personal_data_mask
+            if ANY not in self.personal_data:
+                q &= Q(_bits_condition(mask))
+        for hashes in self.hash_lookups:
+            q &= Q(
+                id__in=PersonalDataMention.objects.filter(value_hash__in=hashes).values(
+                    "transcription_id"
+                )
+            )
         return q
 
     def keeps(self, row: _KeyRow) -> bool:
-        """The same filters as `plain_q`, on a row already read."""
+        """The same filters as `plain_q`, on a row already read (but the hash lookups,
+        which the planner reads first when there are any)."""
         start, before = self.created_from_at, self.created_before_at
+        mask = self.personal_data_mask
         return (
             (not self.statuses or row.status in self.statuses)
             and (not self.recording_sid or row.recording_sid == self.recording_sid)
             and (not start or row.date_created >= start)
             and (not before or row.date_created < before)
+            and (not mask or bool(row.personal_data & mask))
         )
 
     def params(self, **changes: object) -> list[tuple[str, str]]:
@@ -131,6 +184,9 @@ class TableFilters:
             "recording": self.recording_sid,
             "date_from": self.created_from.isoformat() if self.created_from else None,
             "date_to": self.created_to.isoformat() if self.created_to else None,
+            "personal_data": list(self.personal_data),
+            # The value itself never goes into a URL: a signed, expiring token does.
+            "mentions_token": self.mentions.token() if self.mentions else None,
             "sort": self.sort if self.sort != DEFAULT_SORT else None,
             "per_page": self.per_page if self.per_page != DEFAULT_PER_PAGE else None,
         }
@@ -155,6 +211,9 @@ class TableFilters:
         query = urlencode(self.params(**changes))
         return f"{base}?{query}" if query else base
 
+    def without_personal_data(self) -> TableFilters:
+        return replace(self, personal_data=())
+
     def sort_links(self, base: str) -> dict[str, dict[str, str]]:
         """For each sortable column header: the URL that sorts by it (or flips its direction)
         and its aria-sort state."""
@@ -168,3 +227,12 @@ class TableFilters:
                 state, target = "none", first
             links[column] = {"url": self.url(base, sort=target), "state": state}
         return links
+
+
+def _bits_condition(mask: int) -> RawSQL:
+    """The row has one of the kinds of `mask` (the bits of its `personal_data`)."""
+    return RawSQL(
+        '("transcriptions_transcription"."personal_data" & %s) <> 0',
+        [mask],
+        output_field=BooleanField(),
+    )

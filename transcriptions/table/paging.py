@@ -50,11 +50,12 @@ class Key:
     duration: int | None
     status: str
     recording_sid: str = ""
+    personal_data: int = 0
 
 
 _STATUS_RE = re.compile(r"[a-z0-9_-]{0,16}")
 
-KEY_FIELDS = ("id", "date_created", "duration", "status", "recording_sid")
+KEY_FIELDS = ("id", "date_created", "duration", "status", "recording_sid", "personal_data")
 
 
 @dataclass(frozen=True)

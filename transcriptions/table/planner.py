@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ..models import FTS_TABLE, SEARCH_VECTOR, Transcription, TranscriptionStatus
+from ..models import (
+    FTS_TABLE,
+    SEARCH_VECTOR,
+    PersonalDataMention,
+    Transcription,
+    TranscriptionStatus,
+)
 from .counts import Count, facet_counts, status_totals
 from .filters import TableFilters
 from .paging import (
@@ -89,6 +95,8 @@ def _few_matches(query: Query) -> list[Key] | None:
     the table: either database would otherwise often choose to walk a sort index and test
     each row, which costs a second for a rare word at a million rows (PostgreSQL's estimate
     for a word its statistics do not list is thousands of rows, whatever its real count)."""
+    if query.filters.hash_lookups:
+        return _mentioned(query)
     terms = query.terms
     words = terms.text_words()
     sid_words = terms.sid_words()
@@ -154,13 +162,34 @@ def _few_matches(query: Query) -> list[Key] | None:
         rows = cursor.fetchall()
     unfiltered_status = query.filters.without_statuses()
     keys = []
-    for pk, created, duration, status, recording in rows:
+    for pk, created, duration, status, recording, personal_data in rows:
         for converter in converters:
             created = converter(created, date_field, db)
-        key = Key(pk, created, duration, status, recording)
+        key = Key(pk, created, duration, status, recording, personal_data)
         if unfiltered_status.keeps(key):
             keys.append(key)
     return keys
+
+
+def _mentioned(query: Query) -> list[Key] | None:
+    """The keys of the rows that mention a value looked up by its keyed hash (a data
+    subject's mentions, a search by digits): read from the table of hashes, a handful of
+    rows, then checked against every other filter but the status."""
+    hashes = query.filters.hash_lookups[0]
+    ids = list(
+        PersonalDataMention.objects.filter(value_hash__in=hashes)
+        .values_list("transcription_id", flat=True)
+        .distinct()[: FEW_MATCHES + 1]
+    )
+    if len(ids) > FEW_MATCHES:
+        return None
+    rows = (
+        filtered(query.without_statuses(), probe=True)
+        .filter(id__in=ids)
+        .order_by()
+        .values_list(*KEY_FIELDS)
+    )
+    return [Key(*row) for row in rows]
 
 
 def _id_list_sql(vendor: str) -> str:
@@ -281,7 +310,11 @@ def transcription_page(
         set(TranscriptionStatus.values) | {s for s, n in (totals or {}).items() if n}
     )
 
-    keys = _few_matches(query) if query.terms or filters.recording_sid else None
+    keys = (
+        _few_matches(query)
+        if query.terms or filters.recording_sid or filters.hash_lookups
+        else None
+    )
     facets: dict[str, Count] | None
     if keys is not None:
         found = dict.fromkeys(TranscriptionStatus.values, 0)

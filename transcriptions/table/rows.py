@@ -19,6 +19,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Transcription
+from ..personal_data import SHORT_LABELS, Kind, kinds_of, masked_text
 from .filters import TableFilters
 from .terms import match_regex, parse_search
 
@@ -81,7 +82,7 @@ _ROW_HTML = (
     '<td class="col-status"><span class="badge badge-{status}">{status_label}</span></td>'
     '<td class="col-duration num">{duration}</td>'
     '<td class="col-price num">{price}</td>'
-    '<td class="col-text">{text}</td>'
+    '<td class="col-text">{badges}{text}</td>'
     '<td class="col-actions">{preview}{delete}</td>'
     "</tr>"
 )
@@ -136,6 +137,7 @@ def _row_html(row: TableRow, *, can_delete: bool) -> SafeString:
         duration=f"{int(t.duration)}&nbsp;s" if t.duration is not None else _MUTED_DASH,
         price=escape(row.price_text) if row.price_text is not None else _MUTED_DASH,
         text=text,
+        badges=_badges(t.personal_data),
         preview=(
             _ROW_PREVIEW_HTML.format(url=escape(row.detail_url), sid=sid)
             if row.snippet is not None
@@ -144,6 +146,19 @@ def _row_html(row: TableRow, *, can_delete: bool) -> SafeString:
         delete=(_ROW_DELETE_HTML.format(url=escape(row.delete_url), sid=sid) if can_delete else ""),
     )
     return mark_safe(html)  # noqa: S308 - every value above is escaped or built safe here
+
+
+@functools.lru_cache(maxsize=512)
+def _badges(mask: int) -> str:
+    """The kinds of personal data found in a row, as badges (none: nothing)."""
+    if not mask:
+        return ""
+    badges = "".join(
+        f'<span class="badge badge-pd" title="{escape(Kind(kind).label)} found">'
+        f"{escape(SHORT_LABELS[Kind(kind)])}</span>"
+        for kind in kinds_of(mask)
+    )
+    return f'<span class="pd-badges" aria-label="Personal data found">{badges}</span> '
 
 
 def _price_text(price: Decimal) -> str:
@@ -169,7 +184,7 @@ def table_rows(
     rows = (
         TableRow.of(
             t,
-            snippet=text_snippet(t.transcription_text, filters.search) if can_read_text else None,
+            snippet=(text_snippet(_masked(t), filters.search) if can_read_text else None),
             recording_url=(
                 recording_url.replace(RECORDING_PLACEHOLDER, quote_plus(t.recording_sid))
                 if t.recording_sid
@@ -182,6 +197,13 @@ def table_rows(
     )
     # Each row is escaped by _row_html.
     return mark_safe("".join(_row_html(row, can_delete=can_delete) for row in rows))  # noqa: S308
+
+
+def _masked(t: Transcription) -> str | None:
+    """The row's text with its personal data masked (snippets never show a value)."""
+    if t.transcription_text is None or not t.personal_data_found:
+        return t.transcription_text
+    return masked_text(t.transcription_text, t.personal_data_found)
 
 
 @functools.lru_cache(maxsize=64)

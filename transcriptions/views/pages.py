@@ -9,14 +9,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import overview, retention, tasks
-from ..audit import audit_event_list
-from ..forms import AuditFilterForm, RetentionConfirmForm, RetentionPolicyForm
+from ..audit import audit_csv_stream, audit_event_list
+from ..forms import AuditFilterForm, AuditFilters, RetentionConfirmForm, RetentionPolicyForm
 from ..models import TranscriptionStatus
 from ..table import TableFilters
 from ..twilio_client import TwilioError, twilio_not_configured_text
@@ -37,20 +38,44 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     form.is_valid()
     filters = form.filters()
-    events = audit_event_list(
+    events = _audit_events(filters)
+    page_obj = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "filters": filters,
+        "page_obj": page_obj,
+        "events": page_obj.object_list,
+        "is_filtered": filters.is_filtered,
+        "export_url": reverse("transcriptions:audit-export") + "?" + request.GET.urlencode(),
+    }
+    return render(request, "transcriptions/auditevent_list.html", context)
+
+
+def _audit_events(filters: AuditFilters):
+    return audit_event_list(
         username=filters.username,
         action=filters.action,
         date_from=filters.date_from,
         date_to=filters.date_to,
+        sid=filters.sid,
+        batch=filters.batch,
     )
-    page_obj = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
-        "form": form,
-        "page_obj": page_obj,
-        "events": page_obj.object_list,
-        "is_filtered": any((filters.username, filters.action, filters.date_from, filters.date_to)),
-    }
-    return render(request, "transcriptions/auditevent_list.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.view_auditevent", raise_exception=True)
+def audit_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The filtered audit trail as CSV (the same filters as the page; batches as their head
+    events unless a SID or a batch is asked for). Holds no transcript text: events never do."""
+    form = AuditFilterForm(request.GET)
+    form.is_valid()
+    response = StreamingHttpResponse(
+        audit_csv_stream(_audit_events(form.filters())), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 def _retention_page(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
 from .. import export, table
-from ..forms import TranscriptionFilterForm
+from ..audit import table_viewed
+from ..forms import MentionsForm, TranscriptionFilterForm
 from ..models import TranscriptionStatus
 from .htmx import HtmxHttpRequest, wants_fragment
 
@@ -67,7 +69,7 @@ def _results_context(
 ) -> dict[str, Any]:
     filters = form.filters()
     base = reverse("transcriptions:list")
-    can_read_text = user.has_perm("transcriptions.view_transcript_text")
+    can_read_text = form.can_read_text
     can_delete = user.has_perm("transcriptions.delete_transcription")
     # The URL of what is shown: the cursor that was used (none when it was not valid).
     current = {} if page.notice else {key: value for key, value in paging.items() if value}
@@ -119,7 +121,8 @@ def _results_context(
 @permission_required("transcriptions.view_transcription", raise_exception=True)
 def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     """The cache's status bar and the review table; htmx requests get the results alone."""
-    form = TranscriptionFilterForm(request.GET)
+    can_read_text = request.user.has_perm("transcriptions.view_transcript_text")
+    form = TranscriptionFilterForm(request.GET, can_read_text=can_read_text)
     form.is_valid()  # invalid fields are dropped from the filters and listed above the table
     filters = form.filters()
     status = table.cache_status()
@@ -141,6 +144,7 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     context = _results_context(
         user=request.user, form=form, status=status, page=page, paging=paging
     )
+    table_viewed(user=request.user, filters=filters, rows=page.rows, with_text=can_read_text)
     if not wants_fragment(request):
         return render(request, LIST, context)
     response = render(request, f"{LIST}#results", {**context, "oob_facets": True})
@@ -158,13 +162,15 @@ def transcription_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
     """The table's current filter and sort as a CSV download, streamed row by row; the text
     column only for users who may read text. Invalid filters are ignored, as in the table.
     The export is audited when the stream ends."""
-    form = TranscriptionFilterForm(request.GET)
+    can_read_text = request.user.has_perm("transcriptions.view_transcript_text")
+    form = TranscriptionFilterForm(request.GET, can_read_text=can_read_text)
     form.is_valid()
     filters = form.filters()
     response = StreamingHttpResponse(
         export.transcriptions_csv_stream(
             rows=table.transcription_list(filters=filters),
-            with_text=request.user.has_perm("transcriptions.view_transcript_text"),
+            with_text=can_read_text,
+            reveal=request.user.has_perm("transcriptions.reveal_personal_data"),
             user=request.user,
             filter_description=export.filter_description(filters),
         ),
@@ -174,3 +180,18 @@ def transcription_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
     # Why: the file may hold transcript text; no shared or browser cache should keep a copy.
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+@require_POST
+@login_required
+@permission_required("transcriptions.view_transcript_text", raise_exception=True)
+def transcription_mentions(request: HtmxHttpRequest) -> HttpResponse:
+    """The page's mentions search: the value comes in the POST body and the table is shown
+    for a signed, expiring token instead, so the value never sits in a URL a server logs."""
+    form = MentionsForm(request.POST)
+    base = reverse("transcriptions:list")
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("mentions", ["Enter a value."])))
+        return redirect(base)
+    filters = table.TableFilters(mentions=form.cleaned_data["mentions"])
+    return redirect(filters.url(base))
