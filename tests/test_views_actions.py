@@ -115,7 +115,7 @@ def test_preview_is_audited_without_the_text(client, reviewer, make_transcriptio
     assert event.user == reviewer
     assert event.transcription_sid == row.sid
     assert event.recording_sid == row.recording_sid
-    assert event.outcome == "cache"
+    assert event.outcome == "cache, personal data masked"
     assert no_text_in_audit("4111")
 
 

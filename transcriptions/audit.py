@@ -46,6 +46,8 @@ def audit_record(
     transcription_sid: str = "",
     recording_sid: str = "",
     outcome: str = "",
+    batch: str = "",
+    batch_head: bool = False,
 ) -> AuditEvent:
     """Append one event to the audit trail and return it.
 
@@ -62,7 +64,14 @@ def audit_record(
         transcription_sid=transcription_sid or "",
         recording_sid=recording_sid or "",
         outcome=(outcome or "")[:OUTCOME_MAX_LENGTH],
+        batch=batch,
+        in_batch=bool(batch) and not batch_head,
     )
+
+
+def bulk_batch(pk: int) -> str:
+    """The audit batch of a bulk deletion's items (its head is written when it is made)."""
+    return f"bulk-{pk}"
 
 
 def audit_event_list(

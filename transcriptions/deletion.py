@@ -59,7 +59,9 @@ def failure_outcome(exc: TwilioError) -> str:
     return f"{status}{code}: {exc.message}"
 
 
-def _cache_forget(*, sid: str, recording_sid: str, actor: Actor, action: str, outcome: str) -> None:
+def _cache_forget(
+    *, sid: str, recording_sid: str, actor: Actor, action: str, outcome: str, batch: str = ""
+) -> None:
     """Remove the cached row (if it is still there) and record why, together."""
     with transaction.atomic():
         Transcription.objects.filter(sid=sid).delete()
@@ -69,6 +71,7 @@ def _cache_forget(*, sid: str, recording_sid: str, actor: Actor, action: str, ou
             transcription_sid=sid,
             recording_sid=recording_sid,
             outcome=outcome,
+            batch=batch,
         )
 
 
@@ -112,7 +115,13 @@ def _earlier_attempt_unknown(sid: str) -> bool:
 
 
 def delete_confirmed_record(
-    *, sid: str, recording_sid: str, actor: Actor, already_gone: bool, note: str = ""
+    *,
+    sid: str,
+    recording_sid: str,
+    actor: Actor,
+    already_gone: bool,
+    note: str = "",
+    batch: str = "",
 ) -> None:
     """After Twilio confirmed (204 or 404): forget the cached row and audit "deleted".
 
@@ -131,11 +140,18 @@ def delete_confirmed_record(
         actor=actor,
         action=AuditEvent.Action.DELETED,
         outcome=f"{outcome}{note}",
+        batch=batch,
     )
 
 
 def delete_failed_record(
-    *, sid: str, recording_sid: str, actor: Actor, exc: TwilioError, note: str = ""
+    *,
+    sid: str,
+    recording_sid: str,
+    actor: Actor,
+    exc: TwilioError,
+    note: str = "",
+    batch: str = "",
 ) -> None:
     """After Twilio refused or could not be reached: keep the row, audit "delete_failed"
     ("delete_unknown" when whether Twilio deleted it is not known)."""
@@ -146,6 +162,7 @@ def delete_failed_record(
         transcription_sid=sid,
         recording_sid=recording_sid,
         outcome=f"{failure_outcome(exc)}{note}",
+        batch=batch,
     )
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from .audit import Actor, audit_record
 from .deletion import transcription_forget_gone
 from .models import AuditEvent, Transcription
+from .personal_data import masked_text
 from .retention import text_is_past_retention
 from .sids import is_transcription_sid
 from .sync import transcription_text_fetch
@@ -48,11 +49,16 @@ class PreviewText:
     notice: str = ""
     error: str = ""
     gone: bool = False
+    # Personal data in the text was masked (it can be revealed, by those who may).
+    masked: bool = False
 
 
-def preview_text_load(*, transcription: Transcription, actor: Actor) -> PreviewText:
+def preview_text_load(
+    *, transcription: Transcription, actor: Actor, reveal: bool = False
+) -> PreviewText:
     """The text to show, fetched from Twilio (and cached) when the cache has none, unless the
-    retention setting forbids keeping it. Every time text is shown, the view is audited."""
+    retention setting forbids keeping it; personal data masked, unless `reveal` (the caller
+    checks the right). Every time text is shown, the view is audited, a reveal as such."""
     if text_is_past_retention(transcription):
         days = settings.TRANSCRIPT_TEXT_RETENTION_DAYS
         return PreviewText(
@@ -78,11 +84,17 @@ def preview_text_load(*, transcription: Transcription, actor: Actor) -> PreviewT
         return PreviewText(
             notice=f"Twilio has no text for this transcription (status: {transcription.status})."
         )
+    shown = text if reveal else masked_text(text, transcription.personal_data_found)
+    outcome = source
+    if reveal:
+        outcome += ", personal data shown"
+    elif shown != text:
+        outcome += ", personal data masked"
     audit_record(
         user=actor,
-        action=AuditEvent.Action.VIEWED_TEXT,
+        action=AuditEvent.Action.REVEALED if reveal else AuditEvent.Action.VIEWED_TEXT,
         transcription_sid=transcription.sid,
         recording_sid=transcription.recording_sid,
-        outcome=source,
+        outcome=outcome,
     )
-    return PreviewText(text=text)
+    return PreviewText(text=shown, masked=shown != text)

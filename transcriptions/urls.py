@@ -13,6 +13,7 @@ urlpatterns = [
     path("t/<str:sid>/", transcription.transcription_detail, name="detail"),
     path("t/<str:sid>/delete/", transcription.transcription_delete, name="delete"),
     path("t/<str:sid>/refresh/", transcription.transcription_refresh, name="refresh"),
+    path("t/<str:sid>/reveal/", transcription.transcription_reveal, name="reveal"),
     path("bulk/", bulk.bulk_deletion_list, name="bulk-list"),
     path("bulk/new/", bulk.bulk_deletion_confirm, name="bulk-confirm"),
     path("bulk/<int:pk>/", bulk.bulk_deletion_detail, name="bulk-detail"),

@@ -13,8 +13,9 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from ..audit import Actor
-from ..models import BulkDeletion, BulkDeletionItem, Transcription
+from ..audit import Actor, audit_record, bulk_batch
+from ..models import AuditEvent, BulkDeletion, BulkDeletionItem, Transcription
+from ..personal_data import mask_query
 from ..processes import process_gone
 from ..sids import is_transcription_sid
 from ..table import DEFAULT_SORT, TableFilters, transcription_list
@@ -178,6 +179,15 @@ def bulk_deletion_start(
                 for sid in unique
             ],
             batch_size=1000,
+        )
+        # The trail lists the run as one event; its items are the deletes the worker records.
+        audit_record(
+            user=person,
+            action=AuditEvent.Action.BULK_DELETION,
+            outcome=f"#{bulk.pk}: {len(unique)} transcriptions queued; reason: "
+            f"{mask_query(reason)}",
+            batch=bulk_batch(bulk.pk),
+            batch_head=True,
         )
     return bulk
 

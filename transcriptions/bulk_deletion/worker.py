@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..audit import bulk_batch
 from ..deletion import delete_confirmed_record, delete_failed_record, failure_outcome, twilio_delete
 from ..models import BulkDeletion, BulkDeletionItem
 from ..planner_stats import planner_stats_refresh
@@ -178,6 +179,7 @@ class _BulkRun:
                         actor=self.actor,
                         already_gone=new_state == state.ALREADY_GONE,
                         note=self.note,
+                        batch=bulk_batch(self.bulk.pk),
                     )
                 else:
                     delete_failed_record(
@@ -186,6 +188,7 @@ class _BulkRun:
                         actor=self.actor,
                         exc=exc,
                         note=self.note,
+                        batch=bulk_batch(self.bulk.pk),
                     )
 
     def _release(self, items: list[BulkDeletionItem]) -> None:

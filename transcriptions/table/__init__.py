@@ -8,7 +8,15 @@ read a page that each database would not pick by itself."""
 
 from __future__ import annotations
 
-from .counts import COUNT_CAP, CacheStatus, Count, cache_status, status_counts, status_totals
+from .counts import (
+    COUNT_CAP,
+    CacheStatus,
+    Count,
+    cache_status,
+    personal_data_counts,
+    status_counts,
+    status_totals,
+)
 from .filters import DEFAULT_PER_PAGE, DEFAULT_SORT, PER_PAGE_CHOICES, SORT_LABELS, TableFilters
 from .planner import TablePage, transcription_list, transcription_page
 from .rows import TableRow, table_rows, text_snippet
@@ -25,6 +33,7 @@ __all__ = [
     "TablePage",
     "TableRow",
     "cache_status",
+    "personal_data_counts",
     "status_counts",
     "status_totals",
     "table_rows",

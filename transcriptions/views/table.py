@@ -18,6 +18,7 @@ from .. import export, table
 from ..audit import table_viewed
 from ..forms import MentionsForm, TranscriptionFilterForm
 from ..models import TranscriptionStatus
+from ..personal_data import ANY, Kind
 from .htmx import HtmxHttpRequest, wants_fragment
 
 # Longer than any cursor the table makes; anything longer is not one.
@@ -109,6 +110,11 @@ def _results_context(
         ),
         "last_url": filters.url(base, last=1) if page.has_next else None,
         "sort_links": filters.sort_links(base),
+        "personal_data_options": [
+            {"value": value, "label": label, "checked": value in filters.personal_data}
+            for value, label in [(ANY, "Any kind"), *Kind.choices]
+        ],
+        "pd_counts_url": filters.url(base, pd_counts=1),
         "page_url": filters.url(base, **current),
         "can_read_text": can_read_text,
         "can_delete": can_delete,
@@ -126,6 +132,9 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     form.is_valid()  # invalid fields are dropped from the filters and listed above the table
     filters = form.filters()
     status = table.cache_status()
+    if request.GET.get("pd_counts") == "1" and wants_fragment(request):
+        counts = table.personal_data_counts(filters=filters)
+        return render(request, f"{LIST}#personal-data-counts", {"pd_counts": counts})
     if _counts_only(request):
         page = table.transcription_page(filters=filters, per_page=1, totals=status.counts)
         options = _status_options(filters, page)

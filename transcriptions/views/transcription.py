@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from ..deletion import DeleteOutcomeUnknown, DeleteUnderWay, transcription_forget_gone
 from ..deletion import transcription_delete as delete_at_twilio
 from ..models import Transcription
+from ..personal_data import Kind, kinds_of
 from ..preview import RECORDING_OTHERS_LIMIT, preview_text_load, recording_others
 from ..preview import transcription_cached as cached
 from ..sids import is_transcription_sid
@@ -53,9 +54,9 @@ def _is_on_list_page(request: HtmxHttpRequest) -> bool:
 
 
 def _preview_response(
-    request: HtmxHttpRequest, transcription: Transcription, *, notice: str = ""
+    request: HtmxHttpRequest, transcription: Transcription, *, notice: str = "", reveal=False
 ) -> HttpResponse:
-    loaded = preview_text_load(transcription=transcription, actor=request.user)
+    loaded = preview_text_load(transcription=transcription, actor=request.user, reveal=reveal)
     if loaded.gone:
         return _gone_response(request, transcription)
     can_delete = request.user.has_perm("transcriptions.delete_transcription")
@@ -70,6 +71,14 @@ def _preview_response(
             reverse("transcriptions:delete", args=[transcription.sid]) if can_delete else None
         ),
         "retention_days": settings.TRANSCRIPT_TEXT_RETENTION_DAYS,
+        "masked": loaded.masked,
+        "can_reveal": request.user.has_perm("transcriptions.reveal_personal_data"),
+        "kinds": [Kind(k).label for k in kinds_of(transcription.personal_data)],
+        "audit_url": (
+            f"{reverse('transcriptions:audit')}?sid={transcription.sid}"
+            if request.user.has_perm("transcriptions.view_auditevent")
+            else None
+        ),
     }
     return page_or_fragment(
         request,
@@ -91,6 +100,19 @@ def transcription_detail(request: HtmxHttpRequest, sid: str) -> HttpResponse:
     if transcription is None:
         return not_found(request, sid)
     return _preview_response(request, transcription)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.view_transcript_text", raise_exception=True)
+@permission_required("transcriptions.reveal_personal_data", raise_exception=True)
+def transcription_reveal(request: HtmxHttpRequest, sid: str) -> HttpResponse:
+    """The preview with its personal data shown in full: a right of its own, and audited."""
+    transcription = cached(sid)
+    if transcription is None:
+        return not_found(request, sid)
+    return _preview_response(request, transcription, reveal=True)
 
 
 @require_POST
