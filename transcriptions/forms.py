@@ -287,12 +287,21 @@ class RetentionPolicyForm(forms.Form):
         choices=[("", "Any status"), *TranscriptionStatus.choices],
         error_messages={"invalid_choice": "Unknown status “%(value)s”."},
     )
+    personal_data = forms.MultipleChoiceField(
+        label="Holding personal data",
+        required=False,
+        choices=[(ANY, "Any kind"), *Kind.choices],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Unknown kind of personal data “%(value)s”."},
+    )
 
     def policy(self) -> RetentionPolicy:
         """The validated policy; call after `is_valid()` returned True."""
+        kinds = tuple(self.cleaned_data.get("personal_data") or ())
         return RetentionPolicy(
             older_than_days=self.cleaned_data["older_than_days"],
             status=self.cleaned_data.get("status") or None,
+            personal_data=(ANY,) if ANY in kinds else kinds,
         )
 
 

@@ -178,6 +178,51 @@ class SyncRun(models.Model):
         return lines
 
 
+class PersonalDataScan(models.Model):
+    """One pass of the personal-data detector over the cache (`personal_data.scan`): the rows
+    an older detector scanned, or every row. Run by a worker, resumable: it goes on after
+    `last_id` when a worker takes it over."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_by = models.CharField(max_length=150, blank=True, default="")
+    # Every row (a new hash key), not only those an older detector scanned.
+    every_row = models.BooleanField(default=False)
+    detector_version = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    scanned = models.PositiveIntegerField(default=0)
+    found = models.PositiveIntegerField(default=0)  # rows with personal data among them
+    last_id = models.BigIntegerField(default=0)
+    error_message = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Personal-data scan #{self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.COMPLETED:
+            return 100
+        return min(100, int(100 * self.scanned / self.total)) if self.total else 0
+
+
 class DeletionClaim(models.Model):
     """A delete of one transcription in progress from the desk: the first to insert the SID
     sends the DELETE; a second user (or tab) is told it is under way instead of sending

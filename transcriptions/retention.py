@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .audit import Actor, audit_record
 from .bulk_deletion import BulkDeletionRefused, bulk_deletion_start
 from .models import AuditEvent, BulkDeletion, Transcription, TranscriptionStatus
+from .personal_data import ANY, Kind, mask_of
 from .planner_stats import planner_stats_refresh
 
 RETENTION_REASON = "retention policy"
@@ -42,6 +44,8 @@ class RetentionPolicy:
 
     older_than_days: int
     status: str | None = None
+    # Kinds of personal data found in the text (any of them); none: every transcription.
+    personal_data: tuple[str, ...] = ()
 
     def cutoff(self, *, now: datetime) -> datetime:
         """Rows created strictly before this instant fall under the policy."""
@@ -50,12 +54,20 @@ class RetentionPolicy:
     def describe(self) -> str:
         """The policy in words, for prompts, pages and the audit trail."""
         days = f"{self.older_than_days} day{'' if self.older_than_days == 1 else 's'}"
-        if self.status:
-            return f"{self.status} transcriptions created more than {days} ago"
-        return f"transcriptions created more than {days} ago"
+        what = f"{self.status} transcriptions" if self.status else "transcriptions"
+        if self.personal_data:
+            kinds = (
+                "any personal data"
+                if ANY in self.personal_data
+                else " or ".join(Kind(k).label.lower() for k in self.personal_data)
+            )
+            what += f" holding {kinds}"
+        return f"{what} created more than {days} ago"
 
 
-def retention_policy_parse(*, older_than_days: object, status: object = None) -> RetentionPolicy:
+def retention_policy_parse(
+    *, older_than_days: object, status: object = None, personal_data: object = ()
+) -> RetentionPolicy:
     """Validate raw input (a command's arguments, a form's fields) into a policy.
 
     Raises RetentionPolicyError with a message for the user on a non-integer or negative
@@ -76,7 +88,15 @@ def retention_policy_parse(*, older_than_days: object, status: object = None) ->
         raise RetentionPolicyError(
             f"Unknown status {status_value[:40]!r}; use one of: {known} (or none for all)."
         )
-    return RetentionPolicy(older_than_days=days, status=status_value)
+    kinds = [str(k).strip() for k in (personal_data or ()) if str(k).strip()]
+    unknown = [k for k in kinds if k != ANY and k not in Kind.values]
+    if unknown:
+        known = ", ".join([*Kind.values, ANY])
+        raise RetentionPolicyError(
+            f"Unknown kind of personal data {unknown[0][:40]!r}; use one of: {known}."
+        )
+    kinds_kept = (ANY,) if ANY in kinds else tuple(dict.fromkeys(kinds))
+    return RetentionPolicy(older_than_days=days, status=status_value, personal_data=kinds_kept)
 
 
 def retention_queryset(*, policy: RetentionPolicy, cutoff: datetime) -> QuerySet[Transcription]:
@@ -84,6 +104,17 @@ def retention_queryset(*, policy: RetentionPolicy, cutoff: datetime) -> QuerySet
     qs = Transcription.objects.filter(date_created__lt=cutoff)
     if policy.status:
         qs = qs.filter(status=policy.status)
+    if policy.personal_data:
+        qs = qs.filter(personal_data__gt=0)
+        if ANY not in policy.personal_data:
+            # The kinds as bits (`personal_data.kinds`); any of them selects the row.
+            qs = qs.filter(
+                RawSQL(
+                    f'("{Transcription._meta.db_table}"."personal_data" & %s) <> 0',
+                    [mask_of(policy.personal_data)],
+                    output_field=BooleanField(),
+                )
+            )
     return qs.order_by("date_created", "id")
 
 
@@ -145,6 +176,7 @@ def retention_apply(
     filter_params = {
         "retention_older_than_days": policy.older_than_days,
         "retention_status": policy.status or "",
+        "retention_personal_data": list(policy.personal_data),
         "created_before": cutoff.isoformat(),
     }
     try:

@@ -17,7 +17,8 @@ from django_tasks.base import TaskResultStatus
 from django_tasks.exceptions import TaskResultDoesNotExist
 
 from . import bulk_deletion, sync
-from .models import BulkDeletion
+from .models import BulkDeletion, PersonalDataScan
+from .personal_data import scan as scan_module
 from .twilio_client import twilio_configuration_check
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,35 @@ def run_sync(started_by: str = "") -> dict[str, object]:
         "rows": run.rows_seen,
         "removed": run.removed,
     }
+
+
+@task()
+def run_personal_data_scan(scan_id: int) -> dict[str, object] | None:
+    """Run (or resume) one personal-data scan in this worker."""
+    scan = scan_module.personal_data_scan_run(scan_id=scan_id)
+    if scan is None:
+        return None
+    return {"state": scan.state, "scanned": scan.scanned, "found": scan.found}
+
+
+def personal_data_scan_enqueue(scan: PersonalDataScan) -> None:
+    """Queue the job that runs a recorded scan, and remember its task id."""
+    result = run_personal_data_scan.enqueue(scan_id=scan.pk)
+    scan_module.scan_task_recorded(scan, str(result.id))
+
+
+def resume_personal_data_scans() -> list[int]:
+    """Queue again each active scan whose worker went silent and whose task is not simply
+    waiting in the queue; returns their ids. Run it when workers start, and now and then."""
+    resumed = []
+    for scan in scan_module.scans_to_resume():
+        if _is_waiting(run_personal_data_scan.get_result, scan.task_id):
+            continue
+        if scan_module.scan_taken_over(scan):
+            logger.warning("Personal-data scan #%s had no live worker; enqueued it again", scan.pk)
+            personal_data_scan_enqueue(scan)
+            resumed.append(scan.pk)
+    return resumed
 
 
 def _is_waiting(result_of, task_id: str) -> bool | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import bulk, pages, sync, table, transcription
+from .views import bulk, pages, personal_data, sync, table, transcription
 
 app_name = "transcriptions"
 
@@ -24,5 +24,11 @@ urlpatterns = [
     path("audit/", pages.audit_list, name="audit"),
     path("audit/export.csv", pages.audit_export, name="audit-export"),
     path("retention/", pages.retention_policy, name="retention"),
+    path("personal-data/", personal_data.personal_data_page, name="personal-data"),
+    path(
+        "personal-data/progress/",
+        personal_data.personal_data_scan_progress,
+        name="personal-data-progress",
+    ),
     path("overview/", pages.status_overview, name="overview"),
 ]

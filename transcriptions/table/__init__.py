@@ -14,6 +14,7 @@ from .counts import (
     Count,
     cache_status,
     personal_data_counts,
+    personal_data_totals,
     status_counts,
     status_totals,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "TableRow",
     "cache_status",
     "personal_data_counts",
+    "personal_data_totals",
     "status_counts",
     "status_totals",
     "table_rows",

@@ -6,9 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.db import models
 from django.db.models import QuerySet
 
-from ..models import FTS_TABLE, SyncRun, TranscriptionCount, TranscriptionStatus
+from ..models import (
+    FTS_TABLE,
+    PersonalDataMention,
+    SyncRun,
+    TranscriptionCount,
+    TranscriptionStatus,
+)
 from ..personal_data import Kind
 from .filters import TableFilters
 from .search import Query, connection, filtered, fts_expression
@@ -110,6 +117,21 @@ def personal_data_counts(*, filters: TableFilters) -> dict[str, Count]:
         for kind in Kind.values
     }
     return {kind: Count.of(n) for kind, n in _counts_run(parts).items()}
+
+
+def personal_data_totals() -> dict[str, int]:
+    """Cached transcriptions holding each kind of personal data, exact (every kind present),
+    from the table of keyed hashes."""
+    totals = dict.fromkeys(Kind.values, 0)
+    rows = (
+        PersonalDataMention.objects.filter(kind__in=Kind.values)
+        .values("kind")
+        .annotate(n=models.Count("transcription_id", distinct=True))
+        .order_by()
+    )
+    for row in rows:
+        totals[row["kind"]] = row["n"]
+    return totals
 
 
 def status_counts(*, filters: TableFilters) -> dict[str, int]:

@@ -27,7 +27,8 @@ CONFIRM_PROMPT = "Type the count to confirm ({count}), anything else aborts: "
 class Command(BaseCommand):
     help = (
         "Delete, at Twilio and in the cache, the transcriptions created more than DAYS days ago "
-        "(only those of --status when given). Shows the count and a sample first, then asks "
+        "(only those of --status, or holding --personal-data, when given). Shows the count "
+        "and a sample first, then asks "
         "for the count to be typed unless --yes; runs as a bulk deletion with reason "
         f'"{RETENTION_REASON}" that a db_worker carries out.'
     )
@@ -46,6 +47,16 @@ class Command(BaseCommand):
             "--status",
             default=None,
             help="Only transcriptions with this status (completed, failed, in-progress).",
+        )
+        parser.add_argument(
+            "--personal-data",
+            action="append",
+            default=[],
+            dest="personal_data",
+            metavar="KIND",
+            help="Only transcriptions whose text holds this kind of personal data (repeatable; "
+            "card_number, card_expiry, card_security_code, iban, ssn, bank_routing, "
+            "phone_number, email, date_of_birth, or any).",
         )
         parser.add_argument(
             "--dry-run",
@@ -76,6 +87,7 @@ class Command(BaseCommand):
         *args,
         older_than: str,
         status: str | None,
+        personal_data: list[str],
         dry_run: bool,
         yes: bool,
         user: str | None,
@@ -83,7 +95,9 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         try:
-            policy = retention_policy_parse(older_than_days=older_than, status=status)
+            policy = retention_policy_parse(
+                older_than_days=older_than, status=status, personal_data=personal_data
+            )
         except RetentionPolicyError as exc:
             raise CommandError(str(exc)) from None
         actor = self._actor(user)

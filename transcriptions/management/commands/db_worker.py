@@ -1,4 +1,5 @@
-"""django-tasks' database worker, which also resumes the bulk deletions a dead worker left.
+"""django-tasks' database worker, which also resumes the bulk deletions (and personal-data
+scans) a dead worker left.
 
 The same command and options as `django_tasks_db`'s `db_worker` (this app is listed before it,
 so `manage.py db_worker` is this one). A worker that starts, and every running worker now and
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.db import connections
 from django_tasks_db.management.commands.db_worker import Command as DBWorkerCommand
 
-from transcriptions.tasks import resume_bulk_deletions
+from transcriptions.tasks import resume_bulk_deletions, resume_personal_data_scans
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ logger = logging.getLogger(__name__)
 def _resume_once() -> None:
     try:
         resume_bulk_deletions()
+        resume_personal_data_scans()
     except Exception as exc:  # noqa: BLE001 - the worker goes on; the next round tries again
-        logger.warning("Could not check for bulk deletions to resume (%s)", type(exc).__name__)
+        logger.warning("Could not check for work to resume (%s)", type(exc).__name__)
 
 
 def _resume_every(seconds: float, stop: threading.Event) -> None:
