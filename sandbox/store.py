@@ -7,6 +7,7 @@ sort keys, so that a page anywhere in a million items is a bisect and a slice.
 from __future__ import annotations
 
 import gc
+import json
 import random
 import re
 import secrets
@@ -16,6 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
+
+from .personal_data import card_digits, near_miss_line, personal_line
 
 STATUSES = ("in-progress", "completed", "failed")
 TRANSCRIPTION_SID_RE = re.compile(r"^TR[0-9a-fA-F]{32}$")
@@ -317,6 +321,30 @@ class TranscriptionStore:
                 if item.sid not in self._items:
                     self._insert(item)
 
+    def load_jsonl(self, lines: Iterable[str], *, seed: int = 0) -> int:
+        """Add transcriptions from JSON Lines: one object per line with Twilio's wire fields
+        (`transcription_text`, `status`, `sid`, `recording_sid`, `duration`, `price`,
+        `price_unit`, `type`, `date_created` as RFC 2822 or ISO 8601, ...). Missing fields are
+        filled as the seeder would (SIDs from `seed`, a date in the last 180 days). Blank
+        lines are skipped; a line that is not such an object raises ValueError naming it.
+        Returns how many were added."""
+        rng = random.Random(f"seed-file-{seed}")
+        anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        added = 0
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                fields = _wire_fields(data, rng, anchor)
+                self.add(**fields)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"line {number}: {exc}") from None
+            added += 1
+        return added
+
     # -- internals --------------------------------------------------------------------------
 
     @staticmethod
@@ -458,7 +486,7 @@ def _fill(template: str, rng: random.Random) -> str:
     if "{amount}" in template:
         values["amount"] = f"${rng.randrange(500, 30000) / 100:.2f}"
     if "{card}" in template:
-        digits = f"4{rng.randrange(10**15):015d}"
+        digits = card_digits(rng)
         values["card"] = " ".join(digits[i : i + 4] for i in range(0, 16, 4))
         values["last4"] = digits[-4:]
     elif "{last4}" in template:
@@ -492,12 +520,49 @@ def _seeded_text(rng: random.Random) -> str:
         pool = _CUSTOMER if rng.random() < 0.5 else _AGENT_LINES
         lines.append(_fill(rng.choice(pool), rng))
     if rng.random() < 0.22:
-        lines.insert(rng.randrange(1, len(lines) + 1), _fill(rng.choice(_PERSONAL), rng))
+        personal = _fill(rng.choice(_PERSONAL), rng) if rng.random() < 0.4 else personal_line(rng)
+        lines.insert(rng.randrange(1, len(lines) + 1), personal)
+    if rng.random() < 0.08:
+        lines.insert(rng.randrange(1, len(lines) + 1), near_miss_line(rng))
     if rng.random() < 0.06:
         lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(_MARKUP))
     if rng.random() < 0.7:
         lines.append(_fill(rng.choice(_CLOSERS), rng))
     return " ".join(lines)
+
+
+_WIRE_NAMES = {
+    "sid", "recording_sid", "status", "transcription_text", "duration", "price",
+    "price_unit", "type", "api_version", "date_created", "date_updated", "account_sid",
+}  # fmt: skip
+
+
+def _wire_date(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("a date must be a string")
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _wire_fields(data: dict, rng: random.Random, anchor: datetime) -> dict:
+    """The store's fields for one object of a seed file, the missing ones filled."""
+    fields = {name: value for name, value in data.items() if name in _WIRE_NAMES}
+    fields.pop("account_sid", None)  # the store's own account
+    fields.setdefault("sid", f"TR{rng.getrandbits(128):032x}")
+    fields.setdefault("recording_sid", f"RE{rng.getrandbits(128):032x}")
+    fields.setdefault("status", "completed")
+    fields.setdefault("duration", rng.randrange(5, 600))
+    for name in ("date_created", "date_updated"):
+        if name in fields and fields[name] is not None:
+            fields[name] = _wire_date(fields[name])
+    if fields.get("date_created") is None:
+        fields["date_created"] = anchor - timedelta(seconds=rng.randrange(300, SEED_DAYS * 86400))
+    if "duration" in fields and isinstance(fields["duration"], str):
+        fields["duration"] = int(fields["duration"])
+    return fields
 
 
 def _seeded_items(

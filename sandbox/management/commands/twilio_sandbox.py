@@ -26,6 +26,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--seed-count", type=int, default=1000)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--seed-file",
+            default=None,
+            metavar="PATH",
+            help="Also load transcriptions from this JSON Lines file: one object per line with "
+            "Twilio's wire fields (transcription_text, status, sid, recording_sid, duration, "
+            "price, date_created ...); missing fields are filled as the seeder would. Beside "
+            "--seed-count (use --seed-count 0 for the file alone).",
+        )
         parser.add_argument("--account-sid", default=None)
         parser.add_argument("--auth-token", default=None)
         parser.add_argument("--api-key", default=None)
@@ -60,6 +69,14 @@ class Command(BaseCommand):
 
         store = TranscriptionStore(account_sid=account_sid)
         store.seed(count=options["seed_count"], seed=options["seed"])
+        if options["seed_file"]:
+            try:
+                with open(options["seed_file"], encoding="utf-8") as lines:
+                    store.load_jsonl(lines, seed=options["seed"])
+            except OSError as exc:
+                raise CommandError(f"cannot read --seed-file: {exc.strerror}") from None
+            except ValueError as exc:
+                raise CommandError(f"--seed-file {options['seed_file']}: {exc}") from None
         faults = Faults(
             latency_ms=options["latency_ms"],
             error_rate=options["error_rate"],
