@@ -24,6 +24,7 @@ __all__ = [
     "Kind",
     "SHORT_LABELS",
     "detect",
+    "hash_key",
     "kinds_of",
     "mask_of",
     "mask_query",
@@ -40,22 +41,30 @@ def _key(secret: str, configured: str) -> bytes:
     return hmac.new(secret.encode(), b"transcript-desk personal data", hashlib.sha256).digest()
 
 
-def value_hash(kind: str, value: str) -> str:
+def hash_key() -> bytes:
+    """The key of the keyed hashes (see the PERSONAL_DATA_HASH_KEY setting)."""
+    return _key(settings.SECRET_KEY, settings.PERSONAL_DATA_HASH_KEY)
+
+
+def value_hash(kind: str, value: str, *, key: bytes | None = None) -> str:
     """The keyed hash that stands for a normalised value of one kind (32 hex digits)."""
-    key = _key(settings.SECRET_KEY, settings.PERSONAL_DATA_HASH_KEY)
+    key = key if key is not None else hash_key()
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def personal_data_columns(text: str | None) -> dict:
+def personal_data_columns(text: str | None, *, key: bytes | None = None) -> dict:
     """The personal-data columns of a row with this text: the kinds found (a bit mask), what
     was found where (JSON: kind, start, end, keyed hash; None when nothing), and the
-    detector's version."""
+    detector's version. `key` (default: from the settings) lets a process without them
+    compute the same."""
     findings = detect(text)
     mask = 0
     found = []
+    if findings and key is None:
+        key = hash_key()
     for f in findings:
         mask |= BITS.get(f.kind, 0)
-        found.append([str(f.kind), f.start, f.end, value_hash(str(f.kind), f.value)])
+        found.append([str(f.kind), f.start, f.end, value_hash(str(f.kind), f.value, key=key)])
     return {
         "personal_data": mask,
         "personal_data_found": json.dumps(found, separators=(",", ":")) if found else None,

@@ -9,7 +9,9 @@ import queue
 import re
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +24,7 @@ from django.utils import timezone
 
 from ..models import SEARCH_VECTOR, AuditEvent, SyncRun, Transcription
 from ..personal_data import personal_data_columns
+from ..personal_data.pool import Detection
 from ..retention import is_past, retention_cutoff
 from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
 from .runs import raise_if_taken_over
@@ -71,6 +74,11 @@ def _column_limit(name: str) -> int:
     return column.max_length
 
 
+def storable_text(text: str | None) -> str | None:
+    """The text as the cache stores it (characters no column holds removed)."""
+    return text if text is None or not _UNSTORABLE_RE.search(text) else _UNSTORABLE_RE.sub("", text)
+
+
 def _storable(value: str | None, name: str, problems: list[str]) -> str | None:
     if value is None or not _UNSTORABLE_RE.search(value):
         return value
@@ -85,13 +93,15 @@ def transcription_fields(
     synced_at: datetime,
     text_cutoff: datetime | None,
     problems: list[str] | None = None,
+    personal_data: dict | None = None,
 ) -> dict:
     """The cache's column values for one item from Twilio (all but `sid` and `last_seen_run`).
     The text is dropped when the item is older than the retention cutoff. A value no column
     can hold is made storable (characters removed, a string cut to its column, a negative or
     impossible number left unknown), and what was done is appended to `problems` (by field
     name, never a value): one odd item never stops a sync. Personal data is looked for in
-    Twilio's text, kept or not: what is found describes Twilio's copy."""
+    Twilio's text, kept or not: what is found describes Twilio's copy (`personal_data`: the
+    columns when already detected, from `storable_text` of the item's text)."""
     problems = [] if problems is None else problems
     date_created = item.date_created or item.date_updated or synced_at
     text = _storable(item.transcription_text, "transcription_text", problems)
@@ -125,7 +135,7 @@ def transcription_fields(
         "date_created": date_created,
         "date_updated": item.date_updated or date_created,
         "synced_at": synced_at,
-        **personal_data_columns(text),
+        **(personal_data if personal_data is not None else personal_data_columns(text)),
     }
 
 
@@ -234,9 +244,16 @@ class _PreparedPage:
 
 
 def _page_prepare(
-    page: list[TwilioTranscription], *, run_pk: int, account_sid: str, vendor: str, ops
+    page: list[TwilioTranscription],
+    *,
+    run_pk: int,
+    account_sid: str,
+    vendor: str,
+    ops,
+    personal_data: dict[str, dict] | None = None,
 ) -> _PreparedPage:
-    """No database access here: this runs in the read-ahead thread."""
+    """No database access here: this runs in the read-ahead thread. `personal_data`: the
+    personal-data columns by SID, when detected already."""
     now = timezone.now()
     cutoff = retention_cutoff(now=now)
     problems = dict(page.problems) if isinstance(page, TranscriptionPage) else {}
@@ -252,6 +269,7 @@ def _page_prepare(
             synced_at=now,
             text_cutoff=cutoff,
             problems=item_problems,
+            personal_data=(personal_data or {}).get(sid),
         )
         if item_problems:
             problems[sid] = item_problems
@@ -462,6 +480,33 @@ def page_write(*, run: SyncRun, page: _PreparedPage) -> None:
         raise_if_taken_over(updated, run)
 
 
+def _detected_ahead(
+    pages: Iterator[list[TwilioTranscription]], detection: Detection
+) -> Iterator[tuple[list[TwilioTranscription], dict[str, dict]]]:
+    """The pages with their personal-data columns by SID. From the second page on, a page's
+    texts go to the detecting process as soon as it is read, and it is handed on once the
+    next page has been read: detection runs while the next page is fetched and the one
+    before is written. The first page is detected here (a one-page pass starts no process)."""
+    pending: deque[tuple[list[TwilioTranscription], list[str | None], Future | None]] = deque()
+    for number, page in enumerate(pages):
+        texts = [storable_text(item.transcription_text) for item in page]
+        pending.append((page, texts, detection.submit(texts) if number else None))
+        if len(pending) > 1:
+            yield _with_columns(detection, *pending.popleft())
+    while pending:
+        yield _with_columns(detection, *pending.popleft())
+
+
+def _with_columns(
+    detection: Detection,
+    page: list[TwilioTranscription],
+    texts: list[str | None],
+    future: Future | None,
+) -> tuple[list[TwilioTranscription], dict[str, dict]]:
+    columns = detection.result(future, texts)
+    return page, {item.sid: c for item, c in zip(page, columns, strict=True)}
+
+
 def run_pages(
     *,
     run: SyncRun,
@@ -470,17 +515,29 @@ def run_pages(
     progress: ProgressCallback | None,
 ) -> None:
     vendor, ops = connection.vendor, connection.ops
-    # Each page is read and prepared in the read-ahead thread while the one before is written.
+    detection = Detection()
+    # Each page is read, detected and prepared in the read-ahead thread (detection in a
+    # process of its own) while the one before is written.
     prepared = (
-        _page_prepare(page, run_pk=run.pk, account_sid=account_sid, vendor=vendor, ops=ops)
-        for page in pages
+        _page_prepare(
+            page,
+            run_pk=run.pk,
+            account_sid=account_sid,
+            vendor=vendor,
+            ops=ops,
+            personal_data=columns,
+        )
+        for page, columns in _detected_ahead(pages, detection)
     )
     # Closed at once on an error, so the fetching thread stops with the pass.
-    with _sqlite_bulk_writes(), closing(_read_ahead(prepared)) as ahead:
-        for page in ahead:
-            page_write(run=run, page=page)
-            if progress is not None:
-                progress(run)
+    try:
+        with _sqlite_bulk_writes(), closing(_read_ahead(prepared)) as ahead:
+            for page in ahead:
+                page_write(run=run, page=page)
+                if progress is not None:
+                    progress(run)
+    finally:
+        detection.close()
 
 
 @contextmanager
