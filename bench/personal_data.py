@@ -243,7 +243,8 @@ def main() -> None:
         f"locales {', '.join(LOCALES)}), seed {args.seed}"
     )
     print(f"detection: {elapsed / len(corpus) * 1e6:.0f} us a sentence")
-    print(f"{'kind':<16} {'labelled':>8} {'found':>6} {'wrong':>6} {'precision':>9} {'recall':>7}  target")
+    header = f"{'kind':<16} {'labelled':>8} {'found':>6} {'wrong':>6}"
+    print(f"{header} {'precision':>9} {'recall':>7}  target")
     all_met = True
     for kind, target in TARGETS.items():
         tp, fp, n = true_pos[kind], false_pos[kind], labelled[kind]

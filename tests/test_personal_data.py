@@ -241,9 +241,7 @@ def test_the_personal_data_filter_on_the_table_and_the_export(client, reviewer, 
     assert both == phones | {synced["email"]}
     assert synced["plain"] not in _sids(client.get(LIST, {"personal_data": "any"}))
     # Combined with another filter.
-    assert _sids(client.get(LIST, {"personal_data": "any", "status": "failed"})) == {
-        synced["card"]
-    }
+    assert _sids(client.get(LIST, {"personal_data": "any", "status": "failed"})) == {synced["card"]}
     response = client.get(EXPORT, {"personal_data": "card_number"})
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [row["sid"] for row in rows] == [synced["card"]]
@@ -323,9 +321,7 @@ def test_a_viewer_may_search_by_sid_but_not_by_text(client, viewer, synced):
     assert client.post(reverse("transcriptions:mentions"), {"mentions": "x"}).status_code == 403
     rows = list(
         csv.DictReader(
-            io.StringIO(
-                b"".join(client.get(EXPORT, {"q": "router"}).streaming_content).decode()
-            )
+            io.StringIO(b"".join(client.get(EXPORT, {"q": "router"}).streaming_content).decode())
         )
     )
     assert "transcription_text" not in rows[0]

@@ -36,7 +36,7 @@ BATCH_CHUNK = 1000
 
 
 def _person(user: Actor) -> User | None:
-    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+    return user if user is not None and user.is_authenticated else None
 
 
 def audit_record(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,7 +67,7 @@ class RetentionPolicy:
 
 
 def retention_policy_parse(
-    *, older_than_days: object, status: object = None, personal_data: object = ()
+    *, older_than_days: object, status: object = None, personal_data: Iterable[object] = ()
 ) -> RetentionPolicy:
     """Validate raw input (a command's arguments, a form's fields) into a policy.
 

@@ -89,7 +89,7 @@ def _masked(kind: str, original: str) -> str:
         return f"[card ••••{''.join(digits[-4:])}]"
     if kind == Kind.IBAN and len(digits) >= 4:
         return f"[IBAN ••••{''.join(digits[-4:])}]"
-    labels = {
+    labels: dict[str, str] = {
         Kind.CARD_EXPIRY: "[expiry]",
         Kind.CARD_SECURITY_CODE: "[security code]",
         Kind.SSN: "[SSN]",

@@ -200,7 +200,8 @@ def transcription_mentions(request: HtmxHttpRequest) -> HttpResponse:
     form = MentionsForm(request.POST)
     base = reverse("transcriptions:list")
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("mentions", ["Enter a value."])))
+        problems = [str(error) for error in form.errors.get("mentions", [])]
+        messages.error(request, " ".join(problems) or "Enter a value.")
         return redirect(base)
     filters = table.TableFilters(mentions=form.cleaned_data["mentions"])
     return redirect(filters.url(base))
