@@ -55,6 +55,9 @@ bench-table: $(VENV)/.dev-installed
 bench-table-live: $(VENV)/.dev-installed
 	$(PY) bench/table_live.py
 
+bench-personal-data: $(VENV)/.dev-installed
+	$(PY) bench/personal_data.py
+
 bench-sync-overlap: $(VENV)/.dev-installed
 	$(PY) bench/sync_throughput.py --rows 1000000 --latency-ms 300
 
