@@ -1075,3 +1075,66 @@ def test_validator_rejects_answers_twilio_would_not_send(seeded):
         broken._content = json.dumps(body).encode()
         with pytest.raises(Exception):  # noqa: B017 - any validation error will do
             assert_valid(broken)
+
+
+def test_command_loads_a_seed_file_beside_the_seeded_items(tmp_path):
+    seed_file = tmp_path / "calls.jsonl"
+    given_sid = "TR" + "ab" * 16
+    seed_file.write_text(
+        json.dumps({"transcription_text": "Call me back on +44 20 7946 0018"})
+        + "\n\n"
+        + json.dumps(
+            {
+                "sid": given_sid,
+                "transcription_text": "It's jane dot doe at example dot com",
+                "status": "failed",
+                "date_created": "Mon, 02 Nov 2026 10:00:00 +0000",
+                "duration": "42",
+            }
+        )
+        + "\n"
+    )
+    port = _free_port()
+    process = _start_command(
+        "--port", str(port), "--seed-count", "2", "--seed-file", str(seed_file),
+        "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+    )  # fmt: skip
+    try:
+        assert _read_line(process).endswith(f"(account {ACCOUNT_SID}, 4 transcriptions)")
+        url = f"http://127.0.0.1:{port}" + account_path("/Transcriptions.json?PageSize=50")
+        response = requests.get(url, auth=AUTH, timeout=10)
+        assert_valid(response)
+        by_sid = {t["sid"]: t for t in response.json()["transcriptions"]}
+        given = by_sid[given_sid]
+        assert given["status"] == "failed" and given["duration"] == "42"
+        assert given["date_created"] == "Mon, 02 Nov 2026 10:00:00 +0000"
+        texts = {t["transcription_text"] for t in by_sid.values()}
+        assert "Call me back on +44 20 7946 0018" in texts
+    finally:
+        _stop(process)
+
+
+def test_command_names_the_line_of_a_bad_seed_file(tmp_path):
+    seed_file = tmp_path / "calls.jsonl"
+    seed_file.write_text('{"transcription_text": "fine"}\n[1, 2]\n')
+    result = subprocess.run(
+        [sys.executable, "manage.py", "twilio_sandbox", "--seed-file", str(seed_file)],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "line 2: not a JSON object" in result.stderr
+
+
+def test_seeded_transcripts_hold_personal_data_and_near_misses_the_same_way_each_time():
+    first, second = (TranscriptionStore(account_sid=ACCOUNT_SID) for _ in range(2))
+    first.seed(count=2000, seed=9)
+    second.seed(count=2000, seed=9)
+    texts = [item.transcription_text or "" for item in first.all()]
+    assert texts == [item.transcription_text or "" for item in second.all()]
+    joined = "\n".join(texts)
+    for marker in ("card number is", "IBAN", "social security number", "born on", " dot ",
+                   "order number is", "tracking code"):  # fmt: skip
+        assert marker in joined, marker
