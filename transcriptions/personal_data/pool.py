@@ -11,13 +11,23 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol, TypeVar
 
 from . import hash_key, personal_data_columns
 
 logger = logging.getLogger(__name__)
+
+
+class _HasSid(Protocol):
+    @property
+    def sid(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_HasSid)
 
 
 def _columns_of(texts: Sequence[str | None], key: bytes) -> list[dict]:
@@ -67,3 +77,33 @@ class Detection:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def pages_detected(
+    pages: Iterator[list[_Item]],
+    detection: Detection,
+    *,
+    text_of: Callable[[_Item], str | None],
+) -> Iterator[tuple[list[_Item], dict[str, dict]]]:
+    """The pages with their personal-data columns by SID. From the second page on, a page's
+    texts go to the detecting process as soon as it is read, and it is handed on once the
+    next page has been read: detection runs while the next page is fetched and the one
+    before is written. The first page is detected here (a one-page pass starts no process)."""
+    pending: deque[tuple[list[_Item], list[str | None], Future | None]] = deque()
+    for number, page in enumerate(pages):
+        texts = [text_of(item) for item in page]
+        pending.append((page, texts, detection.submit(texts) if number else None))
+        if len(pending) > 1:
+            yield _with_columns(detection, *pending.popleft())
+    while pending:
+        yield _with_columns(detection, *pending.popleft())
+
+
+def _with_columns(
+    detection: Detection,
+    page: list[_Item],
+    texts: list[str | None],
+    future: Future | None,
+) -> tuple[list[_Item], dict[str, dict]]:
+    columns = detection.result(future, texts)
+    return page, {item.sid: c for item, c in zip(page, columns, strict=True)}

@@ -155,6 +155,10 @@ def personal_data_scan_run(
     return scan
 
 
+def latest_scan() -> PersonalDataScan | None:
+    return PersonalDataScan.objects.order_by("-created_at", "-id").first()
+
+
 def scans_to_resume() -> list[PersonalDataScan]:
     """Active scans whose worker has gone silent (no heartbeat for the stale time)."""
     stale = timezone.now() - timedelta(seconds=settings.BULK_DELETE_STALE_SECONDS)

@@ -5,18 +5,14 @@ upserted in one statement, stamped with the run that saw it."""
 from __future__ import annotations
 
 import json
-import queue
 import re
 import sqlite3
-import threading
-from collections import deque
-from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Field, Model
@@ -24,9 +20,10 @@ from django.utils import timezone
 
 from ..models import SEARCH_VECTOR, AuditEvent, SyncRun, Transcription
 from ..personal_data import personal_data_columns
-from ..personal_data.pool import Detection
+from ..personal_data.pool import Detection, pages_detected
 from ..retention import is_past, retention_cutoff
 from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
+from .read_ahead import read_ahead
 from .runs import raise_if_taken_over
 
 # SQLite's page cache during a sync, in KiB (counts towards the sync process's memory).
@@ -212,13 +209,10 @@ def search_vector_source(text: str | None, status: str) -> str | None:
     return f"{words} {status_lexeme}"
 
 
-_Page = TypeVar("_Page")
-
-
 @dataclass(frozen=True)
 class _PreparedPage:
     """One page of Twilio's items as the statements that write it take them, built in the
-    read-ahead thread while the database writes the page before (see `_read_ahead`)."""
+    read-ahead thread while the database writes the page before (see `read_ahead.read_ahead`)."""
 
     sids: str  # the page's SIDs, a JSON array
     rows: str | list[list[Any]]  # PostgreSQL: COPY text; SQLite: a list of VALUES rows
@@ -480,33 +474,6 @@ def page_write(*, run: SyncRun, page: _PreparedPage) -> None:
         raise_if_taken_over(updated, run)
 
 
-def _detected_ahead(
-    pages: Iterator[list[TwilioTranscription]], detection: Detection
-) -> Iterator[tuple[list[TwilioTranscription], dict[str, dict]]]:
-    """The pages with their personal-data columns by SID. From the second page on, a page's
-    texts go to the detecting process as soon as it is read, and it is handed on once the
-    next page has been read: detection runs while the next page is fetched and the one
-    before is written. The first page is detected here (a one-page pass starts no process)."""
-    pending: deque[tuple[list[TwilioTranscription], list[str | None], Future | None]] = deque()
-    for number, page in enumerate(pages):
-        texts = [storable_text(item.transcription_text) for item in page]
-        pending.append((page, texts, detection.submit(texts) if number else None))
-        if len(pending) > 1:
-            yield _with_columns(detection, *pending.popleft())
-    while pending:
-        yield _with_columns(detection, *pending.popleft())
-
-
-def _with_columns(
-    detection: Detection,
-    page: list[TwilioTranscription],
-    texts: list[str | None],
-    future: Future | None,
-) -> tuple[list[TwilioTranscription], dict[str, dict]]:
-    columns = detection.result(future, texts)
-    return page, {item.sid: c for item, c in zip(page, columns, strict=True)}
-
-
 def run_pages(
     *,
     run: SyncRun,
@@ -527,11 +494,13 @@ def run_pages(
             ops=ops,
             personal_data=columns,
         )
-        for page, columns in _detected_ahead(pages, detection)
+        for page, columns in pages_detected(
+            pages, detection, text_of=lambda item: storable_text(item.transcription_text)
+        )
     )
     # Closed at once on an error, so the fetching thread stops with the pass.
     try:
-        with _sqlite_bulk_writes(), closing(_read_ahead(prepared)) as ahead:
+        with _sqlite_bulk_writes(), closing(read_ahead(prepared)) as ahead:
             for page in ahead:
                 page_write(run=run, page=page)
                 if progress is not None:
@@ -563,45 +532,3 @@ def _sqlite_bulk_writes() -> Iterator[None]:
         with connection.cursor() as cursor:
             for name, value in previous.items():
                 cursor.execute(f"PRAGMA {name} = {value}")
-
-
-def _read_ahead(pages: Iterator[_Page]) -> Generator[_Page, None, None]:
-    """The same pages, with the next one fetched from Twilio and prepared (in a thread) while
-    this one is written: the wait for Twilio and the Python work of the next page overlap the
-    database's work. One page ahead at most, so memory stays flat. An error while fetching
-    is raised here, in the caller's thread."""
-    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(kind: str, value: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put((kind, value), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def fetch() -> None:
-        try:
-            for page in pages:
-                if not hand_over("page", page):
-                    return
-            hand_over("done", None)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            hand_over("error", exc)
-
-    # A daemon: when the caller stops early, a request in flight must not keep the process.
-    thread = threading.Thread(target=fetch, name="sync-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "page":
-                yield value  # type: ignore[misc]
-            elif kind == "error":
-                raise value  # type: ignore[misc]
-            else:
-                return
-    finally:
-        stop.set()

@@ -11,9 +11,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import table, tasks
-from ..models import PersonalDataScan
 from ..personal_data import DETECTOR_VERSION, Kind
-from ..personal_data.scan import ScanAlreadyRunning, personal_data_scan_start, rows_to_scan_count
+from ..personal_data.scan import (
+    ScanAlreadyRunning,
+    latest_scan,
+    personal_data_scan_start,
+    rows_to_scan_count,
+)
 from ..table import TableFilters
 from .htmx import HtmxHttpRequest
 
@@ -21,7 +25,7 @@ PAGE = "transcriptions/personal_data.html"
 
 
 def _scan_context() -> dict:
-    return {"scan": PersonalDataScan.objects.order_by("-created_at", "-id").first()}
+    return {"scan": latest_scan()}
 
 
 @require_http_methods(["GET", "POST"])

@@ -121,6 +121,22 @@ def _results_context(
     }
 
 
+def _deferred_counts(
+    request: HtmxHttpRequest, filters: table.TableFilters, status: table.CacheStatus
+) -> HttpResponse:
+    """The counts a page left out (see `_counts_only`), alone."""
+    page = table.transcription_page(filters=filters, per_page=1, totals=status.counts)
+    options = _status_options(filters, page)
+    context = {"page": page, "filters": filters, "status_options": options}
+    return render(request, f"{LIST}#counts", context)
+
+
+def _personal_data_counts(request: HtmxHttpRequest, filters: table.TableFilters) -> HttpResponse:
+    """The personal-data filter's counts per kind, asked for by the page after its rows."""
+    counts = table.personal_data_counts(filters=filters)
+    return render(request, f"{LIST}#personal-data-counts", {"pd_counts": counts})
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @login_required
@@ -131,18 +147,11 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     form = TranscriptionFilterForm(request.GET, can_read_text=can_read_text)
     form.is_valid()  # invalid fields are dropped from the filters and listed above the table
     filters = form.filters()
-    status = table.cache_status()
     if request.GET.get("pd_counts") == "1" and wants_fragment(request):
-        counts = table.personal_data_counts(filters=filters)
-        return render(request, f"{LIST}#personal-data-counts", {"pd_counts": counts})
+        return _personal_data_counts(request, filters)
+    status = table.cache_status()
     if _counts_only(request):
-        page = table.transcription_page(filters=filters, per_page=1, totals=status.counts)
-        options = _status_options(filters, page)
-        return render(
-            request,
-            f"{LIST}#counts",
-            {"page": page, "filters": filters, "status_options": options},
-        )
+        return _deferred_counts(request, filters, status)
     paging = _paging_params(request)
     page = table.transcription_page(
         filters=filters,

@@ -53,6 +53,19 @@ def _is_on_list_page(request: HtmxHttpRequest) -> bool:
     return current_path(request) == reverse("transcriptions:list")
 
 
+def _personal_data_context(request: HtmxHttpRequest, transcription: Transcription) -> dict:
+    """The kinds found, whether the user may reveal them, and the audit's "who has seen
+    this" for those who may read the trail."""
+    audit_url = None
+    if request.user.has_perm("transcriptions.view_auditevent"):
+        audit_url = f"{reverse('transcriptions:audit')}?sid={transcription.sid}"
+    return {
+        "can_reveal": request.user.has_perm("transcriptions.reveal_personal_data"),
+        "kinds": [Kind(k).label for k in kinds_of(transcription.personal_data)],
+        "audit_url": audit_url,
+    }
+
+
 def _preview_response(
     request: HtmxHttpRequest, transcription: Transcription, *, notice: str = "", reveal=False
 ) -> HttpResponse:
@@ -72,13 +85,7 @@ def _preview_response(
         ),
         "retention_days": settings.TRANSCRIPT_TEXT_RETENTION_DAYS,
         "masked": loaded.masked,
-        "can_reveal": request.user.has_perm("transcriptions.reveal_personal_data"),
-        "kinds": [Kind(k).label for k in kinds_of(transcription.personal_data)],
-        "audit_url": (
-            f"{reverse('transcriptions:audit')}?sid={transcription.sid}"
-            if request.user.has_perm("transcriptions.view_auditevent")
-            else None
-        ),
+        **_personal_data_context(request, transcription),
     }
     return page_or_fragment(
         request,
