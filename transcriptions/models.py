@@ -64,6 +64,13 @@ class Transcription(models.Model):
                 name="tr_personal_data_idx",
                 condition=models.Q(personal_data__gt=0),
             ),
+            # ... and by status: a status's count among them reads only these rows (walking
+            # every failed row to find its few with personal data took 0.3 s at a million).
+            models.Index(
+                fields=["status", "-date_created", "-id"],
+                name="tr_personal_data_status_idx",
+                condition=models.Q(personal_data__gt=0),
+            ),
         ]
         permissions = [
             ("view_transcript_text", "Can read transcript text"),
@@ -96,6 +103,12 @@ class PersonalDataMention(models.Model):
     transcription_id = models.BigIntegerField(db_index=True)
     kind = models.CharField(max_length=24)
     value_hash = models.CharField(max_length=32, db_index=True)
+
+    class Meta:
+        indexes = [
+            # Transcriptions per kind, counted from this table alone when nothing else filters.
+            models.Index(fields=["kind", "transcription_id"], name="pd_mention_kind_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} in {self.transcription_id}"

@@ -149,8 +149,7 @@ class TableFilters:
         if self.created_before_at:
             q &= Q(date_created__lt=self.created_before_at)
         if self.personal_data:
-            # `> 0` as the partial index on rows with personal data is declared.
-            q &= Q(personal_data__gt=0)
+            q &= Q(_WITH_PERSONAL_DATA)
             mask = self.personal_data_mask
             if ANY not in self.personal_data:
                 q &= Q(_bits_condition(mask))
@@ -227,6 +226,13 @@ class TableFilters:
                 state, target = "none", first
             links[column] = {"url": self.url(base, sort=target), "state": state}
         return links
+
+
+# As the partial indexes on the rows with personal data declare it, written out rather than
+# a parameter: SQLite uses a partial index only for a term it can match to the index's own.
+_WITH_PERSONAL_DATA = RawSQL(
+    '"transcriptions_transcription"."personal_data" > 0', [], output_field=BooleanField()
+)
 
 
 def _bits_condition(mask: int) -> RawSQL:
