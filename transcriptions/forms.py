@@ -21,6 +21,18 @@ from .table import DEFAULT_PER_PAGE, DEFAULT_SORT, PER_PAGE_CHOICES, SORT_LABELS
 from .words import typed_count_matches
 
 
+def _personal_data_field(label: str, *, ignored: bool = False) -> forms.MultipleChoiceField:
+    """Kinds of personal data, or any: the table's filter and the retention policy's."""
+    message = "Unknown kind of personal data “%(value)s”" + (" ignored." if ignored else ".")
+    return forms.MultipleChoiceField(
+        label=label,
+        required=False,
+        choices=[(ANY, "Any kind"), *Kind.choices],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": message},
+    )
+
+
 class StatusChoiceField(forms.MultipleChoiceField):
     """Multiple statuses; unknown ones are reported by the form and dropped, not fatal."""
 
@@ -82,13 +94,7 @@ class TranscriptionFilterForm(forms.Form):
         error_messages={"invalid": "Not a date (use YYYY-MM-DD); end date ignored."},
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    personal_data = forms.MultipleChoiceField(
-        label="Personal data",
-        required=False,
-        choices=[(ANY, "Any kind"), *Kind.choices],
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"invalid_choice": "Unknown kind of personal data “%(value)s” ignored."},
-    )
+    personal_data = _personal_data_field("Personal data", ignored=True)
     # A data subject's value (for links and checks); the page's own form posts it instead
     # and comes back with `mentions_token`, so the value stays out of logged URLs.
     mentions = forms.CharField(label="Mentions", required=False, max_length=200)
@@ -287,13 +293,7 @@ class RetentionPolicyForm(forms.Form):
         choices=[("", "Any status"), *TranscriptionStatus.choices],
         error_messages={"invalid_choice": "Unknown status “%(value)s”."},
     )
-    personal_data = forms.MultipleChoiceField(
-        label="Holding personal data",
-        required=False,
-        choices=[(ANY, "Any kind"), *Kind.choices],
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"invalid_choice": "Unknown kind of personal data “%(value)s”."},
-    )
+    personal_data = _personal_data_field("Holding personal data")
 
     def policy(self) -> RetentionPolicy:
         """The validated policy; call after `is_valid()` returned True."""
