@@ -179,6 +179,21 @@ OF_ITS_KIND: dict[str, SearchStrategy[str]] = {
     "recording": sids,
     "sid": sids,
     "task": texts | st.uuids().map(str),
+    "personal_data": st.sampled_from(["card_number", "ssn", "any", "passport", "ANY", ""]),
+    "mentions": st.sampled_from(
+        [
+            "+1 415 555 2671",
+            "jane dot doe at example dot com",
+            "4111111111111111",
+            "GB82 WEST 1234 5698 7654 32",
+            "four one five",
+            "@",
+            "+",
+            "00",
+        ]
+    ),  # fmt: skip
+    "mentions_token": texts | st.sampled_from(["a:b:c", "eyJoIjpbXX0:1:x"]),
+    "batch": texts | st.uuids().map(lambda u: u.hex),
 }
 
 
@@ -196,7 +211,8 @@ def params(names: list[str]) -> SearchStrategy[dict[str, object]]:
 
 
 TABLE = ["q", "status", "recording", "date_from", "date_to", "sort", "per_page", "after"]
-TABLE += ["before", "last", "counts", "page"]
+TABLE += ["before", "last", "counts", "page", "personal_data", "mentions", "mentions_token"]
+TABLE += ["pd_counts"]
 VIEWS: list[tuple[str, str, list[str]]] = [
     ("GET", "/", TABLE),
     ("GET", "/export.csv", TABLE),
@@ -204,6 +220,11 @@ VIEWS: list[tuple[str, str, list[str]]] = [
     ("GET", "/t/{sid}/delete/", []),
     ("POST", "/t/{sid}/delete/", []),
     ("POST", "/t/{sid}/refresh/", []),
+    ("POST", "/t/{sid}/reveal/", []),
+    ("POST", "/mentions/", ["mentions"]),
+    ("GET", "/personal-data/", []),
+    ("POST", "/personal-data/", ["every_row"]),
+    ("GET", "/personal-data/progress/", []),
     ("GET", "/bulk/", ["page"]),
     ("GET", "/bulk/new/", [*TABLE, "sid"]),
     ("POST", "/bulk/new/", [*TABLE, "sid", "reason", "confirm_count", "all_matching"]),
@@ -212,9 +233,14 @@ VIEWS: list[tuple[str, str, list[str]]] = [
     ("POST", "/bulk/{pk}/retry/", []),
     ("POST", "/sync/", []),
     ("GET", "/sync/progress/", ["task", "polling"]),
-    ("GET", "/audit/", ["user", "action", "date_from", "date_to", "page", "sid"]),
-    ("GET", "/retention/", ["older_than_days", "status", "cutoff", "typed_count"]),
-    ("POST", "/retention/", ["older_than_days", "status", "cutoff", "typed_count", "apply"]),
+    ("GET", "/audit/", ["user", "action", "date_from", "date_to", "page", "sid", "batch"]),
+    ("GET", "/audit/export.csv", ["user", "action", "date_from", "date_to", "sid", "batch"]),
+    ("GET", "/retention/", ["older_than_days", "status", "cutoff", "typed_count", "personal_data"]),
+    (
+        "POST",
+        "/retention/",
+        ["older_than_days", "status", "cutoff", "typed_count", "apply", "personal_data"],
+    ),
     ("GET", "/overview/", ["days"]),
 ]
 
