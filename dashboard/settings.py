@@ -263,3 +263,8 @@ LOGGING["handlers"]["server"] = {"class": "logging.StreamHandler", "filters": ["
 PERSONAL_DATA_HASH_KEY = os.environ.get("PERSONAL_DATA_HASH_KEY", "")
 # How long a mentions search's link (an opaque token, never the value) stays usable.
 MENTIONS_TOKEN_MAX_AGE_SECONDS = env_int("MENTIONS_TOKEN_MAX_AGE_SECONDS", 3600)
+
+# The address Twilio reaches the desk at (e.g. https://desk.example.com): Twilio signs its
+# callbacks over the URL it called, which the desk rebuilds from this, never from what a proxy
+# passes on. Unset, callbacks are refused.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip()

@@ -242,6 +242,11 @@ VIEWS: list[tuple[str, str, list[str]]] = [
         ["older_than_days", "status", "cutoff", "typed_count", "apply", "personal_data"],
     ),
     ("GET", "/overview/", ["days"]),
+    (
+        "POST",
+        "/twilio/transcription-callback/",
+        ["TranscriptionSid", "TranscriptionStatus", "TranscriptionText", "AccountSid"],
+    ),
 ]
 
 

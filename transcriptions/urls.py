@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import bulk, pages, personal_data, sync, table, transcription
+from .views import bulk, callbacks, pages, personal_data, sync, table, transcription
 
 app_name = "transcriptions"
 
@@ -31,4 +31,9 @@ urlpatterns = [
         name="personal-data-progress",
     ),
     path("overview/", pages.status_overview, name="overview"),
+    path(
+        "twilio/transcription-callback/",
+        callbacks.transcription_callback,
+        name="transcription-callback",
+    ),
 ]
