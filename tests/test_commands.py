@@ -265,7 +265,7 @@ def test_sync_every_keeps_syncing_and_picks_up_changes(sandbox, sandbox_store, m
         "transcriptions.management.commands.sync_transcriptions.transcriptions_sync",
         sync_then_change,
     )
-    out = sync_command("--every", "0.05", "--runs", "2")
+    out = sync_command("--every", "0.05", "--runs", "2", "--full")
     assert out.count("Synced the account") == 2
     assert "1 removed" in out
     assert SyncRun.objects.filter(state=SyncRun.State.SUCCEEDED).count() == 2

@@ -132,6 +132,8 @@ class SyncRun(models.Model):
     class Kind(models.TextChoices):
         FULL = "full", "Full"
         RECORDING = "recording", "One recording"
+        # Newest pages only, until the cache already holds the rest (never removes a row).
+        HEAD = "head", "Newest"
 
     class State(models.TextChoices):
         RUNNING = "running", "Running"

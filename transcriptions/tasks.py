@@ -46,7 +46,7 @@ def run_sync(started_by: str = "") -> dict[str, object]:
     A sync already running is not an error of this task: it reports "refused" and the page
     follows the run that is going on."""
     try:
-        run = sync.transcriptions_sync(started_by=started_by)
+        run = sync.transcriptions_head_sync(started_by=started_by)
     except sync.SyncAlreadyRunning as exc:
         return {"state": "refused", "running_run": exc.running.pk}
     return {

@@ -39,10 +39,10 @@ class Detection:
     """Columns for pages of texts, detected in a separate process when the machine has a
     core to spare (else here, when asked for)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, elsewhere: bool = True) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._key = hash_key()
-        self._usable = (os.cpu_count() or 1) > 1
+        self._usable = elsewhere and (os.cpu_count() or 1) > 1
 
     def submit(self, texts: Sequence[str | None]) -> Future | None:
         """Start detecting `texts` elsewhere; None when this process will do it."""
@@ -88,12 +88,14 @@ def pages_detected(
     """The pages with their personal-data columns by SID. From the second page on, a page's
     texts go to the detecting process as soon as it is read, and it is handed on once the
     next page has been read: detection runs while the next page is fetched and the one
-    before is written. The first page is detected here (a one-page pass starts no process)."""
+    before is written. The first page is detected here and handed on at once (a one-page pass
+    starts no process, and a head sync that stops there reads no page more), as is every page
+    when the detection cannot run elsewhere."""
     pending: deque[tuple[list[_Item], list[str | None], Future | None]] = deque()
     for number, page in enumerate(pages):
         texts = [text_of(item) for item in page]
         pending.append((page, texts, detection.submit(texts) if number else None))
-        if len(pending) > 1:
+        while pending and (pending[0][2] is None or len(pending) > 1):
             yield _with_columns(detection, *pending.popleft())
     while pending:
         yield _with_columns(detection, *pending.popleft())

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import DatabaseError
 
-from ..models import SyncRun, Transcription
+from ..models import SyncRun, Transcription, TranscriptionStatus
 from ..planner_stats import planner_stats_refresh
 from ..sids import recording_sid_validate
 from ..twilio_client import (
@@ -20,7 +20,13 @@ from ..twilio_client import (
     TwilioTranscription,
     client_or_settings,
 )
-from .pages import ProgressCallback, run_pages, search_vector_source, transcription_fields
+from .pages import (
+    HeadStop,
+    ProgressCallback,
+    run_pages,
+    search_vector_source,
+    transcription_fields,
+)
 from .runs import (
     SyncAlreadyRunning,
     SyncDatabaseError,
@@ -46,6 +52,7 @@ def _pass(
     recording_sid: str = "",
     progress: ProgressCallback | None,
     started_by: str,
+    head: bool = False,
 ) -> SyncRun:
     """One pass: the lock, every page written, then what the pass did not see removed. Any
     error (Twilio's, the database's, a stop) marks the run failed with the reason, removes
@@ -58,11 +65,16 @@ def _pass(
         started_by=started_by or default_started_by(),
     )
     try:
-        run_pages(run=run, pages=pages(client), account_sid=account_sid, progress=progress)
+        stop = _head_stop(account_sid) if head else None
+        run_pages(
+            run=run, pages=pages(client), account_sid=account_sid, progress=progress, head=stop
+        )
         unseen = Transcription.objects.filter(account_sid=account_sid)
         if recording_sid:
             unseen = unseen.filter(recording_sid=recording_sid)
-        run_complete(run, unseen=unseen.exclude(last_seen_run=run.pk))
+        # Only a complete pass can tell what Twilio no longer has.
+        unseen = unseen.none() if head else unseen.exclude(last_seen_run=run.pk)
+        run_complete(run, unseen=unseen)
     except BaseException as exc:
         run_fail(run, exc)
         if isinstance(exc, Exception) and run.created:
@@ -75,6 +87,40 @@ def _pass(
         changed=run.created + run.removed, rewritten=run.updated, reason=f"sync run {run.pk}"
     )
     return run
+
+
+def _head_stop(account_sid: str) -> HeadStop:
+    oldest = (
+        Transcription.objects.filter(
+            account_sid=account_sid, status=TranscriptionStatus.IN_PROGRESS
+        )
+        .order_by("date_created")
+        .values_list("date_created", flat=True)
+        .first()
+    )
+    return HeadStop(in_progress_since=oldest)
+
+
+def transcriptions_head_sync(
+    *,
+    client: TwilioClient | None = None,
+    progress: ProgressCallback | None = None,
+    started_by: str = "",
+) -> SyncRun:
+    """Read the account's newest pages until the cache already holds the rest: stop at a page
+    whose every transcription the cache holds unchanged, once past the oldest one it holds in
+    progress. What changed since the last sync (new, completed, failed) is written; nothing is
+    removed (only a complete pass can tell what Twilio no longer has). On a quiet account one
+    or two pages; it also catches callbacks that never arrived."""
+    with client_or_settings(client) as twilio:
+        return _pass(
+            kind=SyncRun.Kind.HEAD,
+            client=twilio,
+            pages=lambda c: c.iter_transcription_pages(page_size=PAGE_SIZE),
+            progress=progress,
+            started_by=started_by,
+            head=True,
+        )
 
 
 def transcriptions_sync(
@@ -154,5 +200,6 @@ __all__ = [
     "transcription_fields",
     "transcription_refresh",
     "transcription_text_fetch",
+    "transcriptions_head_sync",
     "transcriptions_sync",
 ]

@@ -220,6 +220,10 @@ class _PreparedPage:
     # What had to be done to store some items (by SID), and the items that could not be.
     problems: dict[str, list[str]] = field(default_factory=dict)
     set_aside: list[SetAside] = field(default_factory=list)
+    # What a head sync compares with the cache: each item's status and Twilio's last change,
+    # and the oldest creation date on the page.
+    versions: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    oldest: datetime | None = None
 
     @property
     def empty(self) -> bool:
@@ -280,6 +284,8 @@ def _page_prepare(
         read_at=now,
         problems=problems,
         set_aside=set_aside,
+        versions={r["sid"]: (r["status"], r["date_updated"]) for r in rows},
+        oldest=min((r["date_created"] for r in rows), default=None),
     )
 
 
@@ -442,10 +448,11 @@ def _problems_merge(run: SyncRun, page: _PreparedPage, refused: list[SetAside]) 
     run.problems = problems
 
 
-def page_write(*, run: SyncRun, page: _PreparedPage) -> None:
+def page_write(*, run: SyncRun, page: _PreparedPage, unchanged: int | None = None) -> None:
     """Upsert one page in one statement, stamped as seen by this run, and record the page on
     the run (its heartbeat, its counts, what was set aside). Both or neither: a run taken
-    over writes nothing more."""
+    over writes nothing more. With `unchanged` (a head sync), `updated` counts only the rows
+    that changed at Twilio."""
     with transaction.atomic():
         existing = written = 0
         refused: list[SetAside] = []
@@ -455,7 +462,8 @@ def page_write(*, run: SyncRun, page: _PreparedPage) -> None:
         run.pages += 1
         run.rows_seen += written
         run.created += max(0, written - existing)
-        run.updated += min(existing, written)
+        rewritten = min(existing, written)
+        run.updated += rewritten if unchanged is None else max(0, rewritten - unchanged)
         run.set_aside += len(page.set_aside) + len(refused)
         run.adjusted += len(page.problems)
         if page.problems or page.set_aside or refused:
@@ -474,15 +482,53 @@ def page_write(*, run: SyncRun, page: _PreparedPage) -> None:
         raise_if_taken_over(updated, run)
 
 
+@dataclass(frozen=True)
+class _Held:
+    """What the cache held of a page's items before it was written."""
+
+    held: int  # items already cached
+    unchanged: int  # of those, with the same status and last change
+
+
+def _held(page: _PreparedPage) -> _Held:
+    cached = Transcription.objects.filter(sid__in=list(page.versions)).values_list(
+        "sid", "status", "date_updated"
+    )
+    held = unchanged = 0
+    for sid, status, updated in cached:
+        held += 1
+        unchanged += page.versions.get(sid) == (status, updated)
+    return _Held(held=held, unchanged=unchanged)
+
+
+@dataclass
+class HeadStop:
+    """When a head sync has read enough: after a page that held nothing new, once past the
+    oldest row the cache holds in progress (it may have finished since). Twilio lists the
+    newest first, so what lies beyond is older still: rows the cache already holds, finished
+    before the last sync. The changes on that last page are written all the same."""
+
+    in_progress_since: datetime | None
+
+    def reached(self, page: _PreparedPage, held: _Held) -> bool:
+        if not page.versions or held.held < len(page.versions):
+            return False
+        return self.in_progress_since is None or (
+            page.oldest is not None and page.oldest < self.in_progress_since
+        )
+
+
 def run_pages(
     *,
     run: SyncRun,
     pages: Iterator[list[TwilioTranscription]],
     account_sid: str,
     progress: ProgressCallback | None,
+    head: HeadStop | None = None,
 ) -> None:
     vendor, ops = connection.vendor, connection.ops
-    detection = Detection()
+    # A head sync reads few pages, and must not read on ahead to feed the detecting process.
+    detection = Detection(elsewhere=head is None)
     # Each page is read, detected and prepared in the read-ahead thread (detection in a
     # process of its own) while the one before is written.
     prepared = (
@@ -500,11 +546,21 @@ def run_pages(
     )
     # Closed at once on an error, so the fetching thread stops with the pass.
     try:
-        with _sqlite_bulk_writes(), closing(read_ahead(prepared)) as ahead:
+        with (
+            _sqlite_bulk_writes(),
+            closing(
+                # A head sync reads one page at a time: it stops at the first page it did not
+                # need, and must not have fetched the pages beyond.
+                read_ahead(prepared) if head is None else prepared
+            ) as ahead,
+        ):
             for page in ahead:
-                page_write(run=run, page=page)
+                held = _held(page) if head is not None else None
+                page_write(run=run, page=page, unchanged=held.unchanged if held else None)
                 if progress is not None:
                     progress(run)
+                if head is not None and held is not None and head.reached(page, held):
+                    break
     finally:
         detection.close()
 

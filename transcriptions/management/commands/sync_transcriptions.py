@@ -12,6 +12,7 @@ from transcriptions.sids import InvalidRecordingSid, recording_sid_validate
 from transcriptions.sync import (
     SyncAlreadyRunning,
     recording_transcriptions_sync,
+    transcriptions_head_sync,
     transcriptions_sync,
 )
 from transcriptions.twilio_client import TwilioClient, TwilioError, get_client
@@ -45,7 +46,8 @@ def _twilio_problem(exc: TwilioError, client: TwilioClient) -> str:
 class Command(BaseCommand):
     help = (
         "Copy every transcription of the Twilio account into the local cache and remove the "
-        "cached ones Twilio no longer has; with --recording, refresh only those recordings."
+        "cached ones Twilio no longer has; with --recording, refresh only those recordings; "
+        "with --head (and by default with --every), read only what changed since."
     )
 
     def add_arguments(self, parser) -> None:
@@ -62,7 +64,19 @@ class Command(BaseCommand):
             type=float,
             metavar="SECONDS",
             help="Keep running: start a sync every SECONDS (counted from the start of the last "
-            "one). A failed sync is reported and tried again at the next turn.",
+            "one). A failed sync is reported and tried again at the next turn. These are head "
+            "syncs (the newest pages, until the cache holds the rest) unless --full.",
+        )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="A complete pass (every page; rows Twilio no longer has are removed), also "
+            "with --every. Without --every a sync is complete unless --head.",
+        )
+        parser.add_argument(
+            "--head",
+            action="store_true",
+            help="Read only the newest pages, until the cache already holds the rest.",
         )
         parser.add_argument(
             "--runs",
@@ -77,10 +91,15 @@ class Command(BaseCommand):
         recordings: list[str],
         every: float | None = None,
         runs: int | None = None,
+        full: bool = False,
+        head: bool = False,
         verbosity: int = 1,
         **options,
     ) -> None:
         self._verbosity = verbosity
+        if full and head:
+            raise CommandError("--full and --head exclude each other.")
+        self._head = head or (every is not None and not full)
         if every is not None and every <= 0:
             raise CommandError("--every takes a number of seconds above 0.")
         if runs is not None and (every is None or runs < 1):
@@ -131,9 +150,8 @@ class Command(BaseCommand):
                         )
                         self._summary(run)
                 else:
-                    run = transcriptions_sync(
-                        client=client, progress=self._progress, started_by=started_by
-                    )
+                    sync = transcriptions_head_sync if self._head else transcriptions_sync
+                    run = sync(client=client, progress=self._progress, started_by=started_by)
                     self._summary(run)
         except SyncAlreadyRunning as exc:
             raise CommandError(str(exc)) from None
@@ -182,6 +200,17 @@ class Command(BaseCommand):
         if self._verbosity < 1:
             return
         what = f"recording {run.recording_sid}" if run.recording_sid else "the account"
+        if run.kind == SyncRun.Kind.HEAD:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Synced the account's newest transcriptions: {plural(run.pages, 'page')} "
+                    f"read, {run.created:,} new, {run.updated:,} changed, "
+                    f"{_seconds(run):.1f}s."
+                )
+            )
+            for line in run.problem_lines:
+                self.stdout.write(self.style.WARNING(line))
+            return
         self.stdout.write(
             self.style.SUCCESS(
                 f"Synced {what}: {plural(run.rows_seen, 'transcription')} in "
