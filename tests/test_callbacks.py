@@ -173,3 +173,70 @@ def test_the_desk_accepts_exactly_what_twilios_validator_accepts(url, params, se
     wrong = validator.compute_signature(url, {"A": "2"})
     assert validator.validate(url, as_twilio_posts, wrong) is False
     assert not signature_valid(url=url, params=params, body=b"", json_body=False, signature=wrong)
+
+
+# ---- The sandbox's arrivals, with Twilio's callbacks to the desk ----
+
+
+def _wait_for(condition, seconds: float = 15.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def arrivals_into_desk(desk, twilio, settings):
+    """The sandbox adding transcriptions ten a second, each finished 0.3 s later, with its
+    callback signed and posted to the live desk; `make(drop_rate)` starts them."""
+    from sandbox.arrivals import Arrivals
+
+    settings.PUBLIC_BASE_URL = desk.url
+    started = []
+
+    def make(drop_rate: float = 0.0) -> Arrivals:
+        arrivals = Arrivals(
+            store=twilio.store,
+            per_minute=600,
+            auth_token=AUTH_TOKEN,
+            api_base_url=twilio.url,
+            callback_url=desk.url + PATH,
+            drop_rate=drop_rate,
+            finish_after=0.3,
+        )
+        arrivals.start()
+        started.append(arrivals)
+        return arrivals
+
+    yield make
+    for arrivals in started:
+        arrivals.stop()
+
+
+def test_arrivals_reach_the_desk_through_signed_callbacks(arrivals_into_desk, twilio):
+    arrivals = arrivals_into_desk()
+    assert _wait_for(lambda: arrivals.callbacks_sent >= 5)
+    arrivals.stop()
+    assert arrivals.callback_failures == 0
+    finished = [i for i in twilio.store.all() if i.status != "in-progress"]
+    cached = {t.sid: t for t in Transcription.objects.all()}
+    for item in finished[: arrivals.callbacks_sent]:
+        assert cached[item.sid].status == item.status
+        assert cached[item.sid].transcription_text == item.transcription_text
+
+
+def test_callbacks_that_never_arrive_are_caught_by_a_head_sync(arrivals_into_desk, twilio):
+    from transcriptions.sync import transcriptions_head_sync
+
+    arrivals = arrivals_into_desk(drop_rate=1.0)
+    assert _wait_for(lambda: arrivals.callbacks_dropped >= 3)
+    arrivals.stop()
+    assert not Transcription.objects.exists()
+    transcriptions_head_sync()
+    at_twilio = {i.sid: (i.status, i.transcription_text) for i in twilio.store.all()}
+    cached = {t.sid: (t.status, t.transcription_text) for t in Transcription.objects.all()}
+    assert cached == at_twilio

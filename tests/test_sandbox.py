@@ -1138,3 +1138,44 @@ def test_seeded_transcripts_hold_personal_data_and_near_misses_the_same_way_each
     for marker in ("card number is", "IBAN", "social security number", "born on", " dot ",
                    "order number is", "tracking code"):  # fmt: skip
         assert marker in joined, marker
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arrivals-per-minute", "-1"], "--arrivals-per-minute must be 0 or more"),
+        (["--callback-url", "desk.example.com/cb"], "--callback-url must be an http"),
+        (["--callback-drop-rate", "2"], "--callback-drop-rate must be between 0 and 1"),
+    ],
+)
+def test_command_refuses_bad_arrival_options(args, message):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "twilio_sandbox", "--seed-count", "0", *args],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_command_adds_arrivals_while_it_runs():
+    port = _free_port()
+    process = _start_command(
+        "--port", str(port), "--seed-count", "0", "--arrivals-per-minute", "600",
+        "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+    )  # fmt: skip
+    try:
+        _read_line(process)
+        url = f"http://127.0.0.1:{port}" + account_path("/Transcriptions.json?PageSize=50")
+        deadline = time.monotonic() + 15
+        statuses: set[str] = set()
+        while time.monotonic() < deadline and not {"in-progress", "completed"} <= statuses:
+            response = requests.get(url, auth=AUTH, timeout=10)
+            assert_valid(response)
+            statuses = {t["status"] for t in response.json()["transcriptions"]}
+            time.sleep(0.2)
+        assert {"in-progress", "completed"} <= statuses
+    finally:
+        _stop(process)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sandbox.arrivals import Arrivals
 from sandbox.demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
 from sandbox.server import ACCOUNT_SID_RE, Faults, SandboxServer
 from sandbox.store import TranscriptionStore
@@ -44,6 +45,28 @@ class Command(BaseCommand):
         parser.add_argument("--rate-limit", type=int, default=0)
         parser.add_argument("--drop-rate", type=float, default=0.0)
         parser.add_argument(
+            "--arrivals-per-minute",
+            type=float,
+            default=0.0,
+            metavar="N",
+            help="New transcriptions appear while it runs, N a minute: first in-progress, then "
+            "completed (with text) or failed a few seconds later, newest first in the list.",
+        )
+        parser.add_argument(
+            "--callback-url",
+            default="",
+            metavar="URL",
+            help="POST Twilio's transcription callback, signed with the auth token, to URL "
+            "when an arrival completes or fails (the desk's /twilio/transcription-callback/).",
+        )
+        parser.add_argument(
+            "--callback-drop-rate",
+            type=float,
+            default=0.0,
+            metavar="P",
+            help="Leave out this share of callbacks (0 to 1), as callbacks that never arrive.",
+        )
+        parser.add_argument(
             "--verbose-requests", action="store_true", help="log each request to stderr"
         )
 
@@ -61,11 +84,17 @@ class Command(BaseCommand):
             raise CommandError("--api-key and --api-secret go together")
         if options["seed_count"] < 0:
             raise CommandError("--seed-count must be 0 or more")
-        for name in ("error_rate", "drop_rate"):
+        for name in ("error_rate", "drop_rate", "callback_drop_rate"):
             if not 0.0 <= options[name] <= 1.0:
                 raise CommandError(f"--{name.replace('_', '-')} must be between 0 and 1")
         if options["latency_ms"] < 0 or options["rate_limit"] < 0:
             raise CommandError("--latency-ms and --rate-limit must be 0 or more")
+        if options["arrivals_per_minute"] < 0:
+            raise CommandError("--arrivals-per-minute must be 0 or more")
+        if options["callback_url"] and not options["callback_url"].startswith(
+            ("http://", "https://")
+        ):
+            raise CommandError("--callback-url must be an http:// or https:// URL")
 
         store = TranscriptionStore(account_sid=account_sid)
         store.seed(count=options["seed_count"], seed=options["seed"])
@@ -103,6 +132,18 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
         server.start()
+        arrivals = None
+        if options["arrivals_per_minute"]:
+            arrivals = Arrivals(
+                store=store,
+                per_minute=options["arrivals_per_minute"],
+                auth_token=auth_token,
+                api_base_url=server.url,
+                callback_url=options["callback_url"],
+                drop_rate=options["callback_drop_rate"],
+                seed=options["seed"],
+            )
+            arrivals.start()
         self.stdout.write(
             f"Twilio sandbox on {server.url} (account {account_sid}, {len(store)} transcriptions)"
         )
@@ -116,4 +157,6 @@ class Command(BaseCommand):
             while not stopped.wait(0.5):
                 pass
         finally:
+            if arrivals is not None:
+                arrivals.stop()
             server.stop()
