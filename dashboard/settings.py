@@ -268,3 +268,5 @@ MENTIONS_TOKEN_MAX_AGE_SECONDS = env_int("MENTIONS_TOKEN_MAX_AGE_SECONDS", 3600)
 # callbacks over the URL it called, which the desk rebuilds from this, never from what a proxy
 # passes on. Unset, callbacks are refused.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip()
+# How often an open table asks what arrived or changed since it was shown (seconds).
+TABLE_NEWS_POLL_SECONDS = env_float("TABLE_NEWS_POLL_SECONDS", 10.0)

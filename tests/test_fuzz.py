@@ -194,6 +194,10 @@ OF_ITS_KIND: dict[str, SearchStrategy[str]] = {
     ),  # fmt: skip
     "mentions_token": texts | st.sampled_from(["a:b:c", "eyJoIjpbXX0:1:x"]),
     "batch": texts | st.uuids().map(lambda u: u.hex),
+    "news": st.sampled_from(["1", "0"]),
+    "since_id": numbers,
+    "since": cutoffs,
+    "shown": sids | st.lists(sids, max_size=5).map(",".join),
 }
 
 
@@ -212,7 +216,7 @@ def params(names: list[str]) -> SearchStrategy[dict[str, object]]:
 
 TABLE = ["q", "status", "recording", "date_from", "date_to", "sort", "per_page", "after"]
 TABLE += ["before", "last", "counts", "page", "personal_data", "mentions", "mentions_token"]
-TABLE += ["pd_counts"]
+TABLE += ["pd_counts", "news", "since_id", "since", "shown"]
 VIEWS: list[tuple[str, str, list[str]]] = [
     ("GET", "/", TABLE),
     ("GET", "/export.csv", TABLE),

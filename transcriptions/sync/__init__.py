@@ -20,11 +20,10 @@ from ..twilio_client import (
     TwilioTranscription,
     client_or_settings,
 )
+from .head import HeadStop
 from .pages import (
-    HeadStop,
     ProgressCallback,
     run_pages,
-    search_vector_source,
     transcription_fields,
 )
 from .runs import (
@@ -39,6 +38,7 @@ from .runs import (
     run_start,
     running_run,
 )
+from .search_vector import search_vector_source
 from .text import transcription_refresh, transcription_text_fetch
 
 PAGE_SIZE = 1000

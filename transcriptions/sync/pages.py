@@ -23,8 +23,10 @@ from ..personal_data import personal_data_columns
 from ..personal_data.pool import Detection, pages_detected
 from ..retention import is_past, retention_cutoff
 from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
+from .head import HeadStop, held_before
 from .read_ahead import read_ahead
 from .runs import raise_if_taken_over
+from .search_vector import search_vector_source
 
 # SQLite's page cache during a sync, in KiB (counts towards the sync process's memory).
 SQLITE_CACHE_KIB = 64 * 1024
@@ -181,32 +183,6 @@ def _upsert_sql(source: str, *, extra_columns: tuple[str, ...] = ()) -> str:
         f"INSERT INTO {_table()} ({', '.join(columns)}) {source} "
         f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
     )
-
-
-# Twilio's transcriptions are English; for ASCII text, splitting on runs of characters that
-# are not ASCII letters or digits and lower-casing gives exactly the words of PostgreSQL's
-# `transcriptions_text_lexemes` (migration 0008). Other text is left to the database.
-_NOT_ASCII_WORD_RE = re.compile(r"[^A-Za-z0-9]+")
-# The longest word a tsvector holds, in bytes (one per ASCII character); the database leaves
-# longer ones out too.
-_TSVECTOR_WORD_MAX = 2047
-
-
-def search_vector_source(text: str | None, status: str) -> str | None:
-    """PostgreSQL: the word vector of a row as tsvector input (its words, unquoted since they
-    are letters and digits, and the quoted `~<status>` lexeme), equal to what the database
-    builds from the same text and status; None when the database must build it (non-ASCII
-    text). Built here because building it in the database, its regular expression above
-    all, took about 14 ms of the 85 ms a 1,000-row page took to write."""
-    status_lexeme = "'~{}'".format(status.replace("\\", "\\\\").replace("'", "''"))
-    if text is None:
-        return status_lexeme
-    if not text.isascii():
-        return None
-    words = _NOT_ASCII_WORD_RE.sub(" ", text).lower()
-    if len(words) > _TSVECTOR_WORD_MAX:
-        words = " ".join(word for word in words.split() if len(word) <= _TSVECTOR_WORD_MAX)
-    return f"{words} {status_lexeme}"
 
 
 @dataclass(frozen=True)
@@ -482,42 +458,6 @@ def page_write(*, run: SyncRun, page: _PreparedPage, unchanged: int | None = Non
         raise_if_taken_over(updated, run)
 
 
-@dataclass(frozen=True)
-class _Held:
-    """What the cache held of a page's items before it was written."""
-
-    held: int  # items already cached
-    unchanged: int  # of those, with the same status and last change
-
-
-def _held(page: _PreparedPage) -> _Held:
-    cached = Transcription.objects.filter(sid__in=list(page.versions)).values_list(
-        "sid", "status", "date_updated"
-    )
-    held = unchanged = 0
-    for sid, status, updated in cached:
-        held += 1
-        unchanged += page.versions.get(sid) == (status, updated)
-    return _Held(held=held, unchanged=unchanged)
-
-
-@dataclass
-class HeadStop:
-    """When a head sync has read enough: after a page that held nothing new, once past the
-    oldest row the cache holds in progress (it may have finished since). Twilio lists the
-    newest first, so what lies beyond is older still: rows the cache already holds, finished
-    before the last sync. The changes on that last page are written all the same."""
-
-    in_progress_since: datetime | None
-
-    def reached(self, page: _PreparedPage, held: _Held) -> bool:
-        if not page.versions or held.held < len(page.versions):
-            return False
-        return self.in_progress_since is None or (
-            page.oldest is not None and page.oldest < self.in_progress_since
-        )
-
-
 def run_pages(
     *,
     run: SyncRun,
@@ -555,7 +495,7 @@ def run_pages(
             ) as ahead,
         ):
             for page in ahead:
-                held = _held(page) if head is not None else None
+                held = held_before(page) if head is not None else None
                 page_write(run=run, page=page, unchanged=held.unchanged if held else None)
                 if progress is not None:
                     progress(run)

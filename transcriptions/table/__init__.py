@@ -19,6 +19,7 @@ from .counts import (
     status_totals,
 )
 from .filters import DEFAULT_PER_PAGE, DEFAULT_SORT, PER_PAGE_CHOICES, SORT_LABELS, TableFilters
+from .news import News, newest_id, news_since
 from .planner import TablePage, transcription_list, transcription_page
 from .rows import TableRow, table_rows, text_snippet
 
@@ -29,6 +30,9 @@ __all__ = [
     "PER_PAGE_CHOICES",
     "SORT_LABELS",
     "CacheStatus",
+    "News",
+    "news_since",
+    "newest_id",
     "Count",
     "TableFilters",
     "TablePage",

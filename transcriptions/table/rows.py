@@ -79,7 +79,8 @@ _ROW_HTML = (
     # A plain link: applying the recording filter reloads the page, so the form shows it.
     '<td class="col-recording"><a class="sid" href="{recording_url}" '
     'title="Show only recording {recording}">{recording}</a></td>'
-    '<td class="col-status"><span class="badge badge-{status}">{status_label}</span></td>'
+    '<td class="col-status"><span class="badge badge-{status}" id="status-{sid}">'
+    "{status_label}</span></td>"
     '<td class="col-duration num">{duration}</td>'
     '<td class="col-price num">{price}</td>'
     '<td class="col-text">{badges}{text}</td>'

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -19,6 +22,7 @@ from ..audit import table_viewed
 from ..forms import MentionsForm, TranscriptionFilterForm
 from ..models import TranscriptionStatus
 from ..personal_data import ANY, Kind
+from ..sids import is_transcription_sid
 from .htmx import HtmxHttpRequest, wants_fragment
 
 # Longer than any cursor the table makes; anything longer is not one.
@@ -115,6 +119,14 @@ def _results_context(
             for value, label in [(ANY, "Any kind"), *Kind.choices]
         ],
         "pd_counts_url": filters.url(base, pd_counts=1),
+        "news_url": filters.url(
+            base,
+            news=1,
+            since_id=table.newest_id(),
+            since=timezone.now().isoformat(),
+            shown=",".join(t.sid for t in page.rows),
+        ),
+        "news_poll_seconds": settings.TABLE_NEWS_POLL_SECONDS,
         "page_url": filters.url(base, **current),
         "can_read_text": can_read_text,
         "can_delete": can_delete,
@@ -129,6 +141,27 @@ def _deferred_counts(
     options = _status_options(filters, page)
     context = {"page": page, "filters": filters, "status_options": options}
     return render(request, f"{LIST}#counts", context)
+
+
+def _news(request: HtmxHttpRequest, filters: table.TableFilters) -> HttpResponse:
+    """What arrived and changed since the page was made (see `table.news`): a notice, and
+    the shown rows' new status badges out of band."""
+    since_id = request.GET.get("since_id", "")
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        since = None
+    if since is not None and timezone.is_naive(since):
+        since = None
+    shown = [sid for sid in request.GET.get("shown", "").split(",") if is_transcription_sid(sid)]
+    news = table.news_since(
+        filters=filters,
+        since_id=int(since_id) if since_id.isdigit() and len(since_id) < 19 else 0,
+        since=since,
+        shown=shown,
+    )
+    context = {"news": news, "show_url": filters.url(reverse("transcriptions:list"))}
+    return render(request, f"{LIST}#news", context)
 
 
 def _personal_data_counts(request: HtmxHttpRequest, filters: table.TableFilters) -> HttpResponse:
@@ -149,6 +182,8 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = form.filters()
     if request.GET.get("pd_counts") == "1" and wants_fragment(request):
         return _personal_data_counts(request, filters)
+    if request.GET.get("news") == "1" and wants_fragment(request):
+        return _news(request, filters)
     status = table.cache_status()
     if _counts_only(request):
         return _deferred_counts(request, filters, status)
