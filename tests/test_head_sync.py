@@ -92,3 +92,18 @@ def test_the_command_runs_head_syncs_with_every_and_a_full_pass_when_asked(twili
     call_command("sync_transcriptions", "--every", "0.01", "--runs", "1", "--full", stdout=out)
     assert "in 6 pages" in out.getvalue()
     assert SyncRun.objects.filter(kind="head").count() == 1
+
+
+def test_a_row_in_progress_for_days_is_left_to_complete_passes(twilio, account):
+    store, items = account
+    stale = store.add(
+        status="in-progress", transcription_text=None, date_created=NOW - timedelta(days=3)
+    )
+    transcriptions_sync()
+    store.update(stale.sid, status="completed", transcription_text="finished late")
+    since = len(twilio.request_log)
+    run = transcriptions_head_sync()
+    assert pages_read(twilio, since) == run.pages == 1
+    assert Transcription.objects.get(sid=stale.sid).status == "in-progress"
+    transcriptions_sync()
+    assert Transcription.objects.get(sid=stale.sid).status == "completed"

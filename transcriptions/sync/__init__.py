@@ -8,8 +8,10 @@ per account (see `runs`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 from django.db import DatabaseError
+from django.utils import timezone
 
 from ..models import SyncRun, Transcription, TranscriptionStatus
 from ..planner_stats import planner_stats_refresh
@@ -89,10 +91,17 @@ def _pass(
     return run
 
 
+# Twilio finishes a transcription within minutes: a row in progress for longer than this is
+# left to the complete passes, or every head sync would read down to it.
+HEAD_IN_PROGRESS_WINDOW = timedelta(days=1)
+
+
 def _head_stop(account_sid: str) -> HeadStop:
     oldest = (
         Transcription.objects.filter(
-            account_sid=account_sid, status=TranscriptionStatus.IN_PROGRESS
+            account_sid=account_sid,
+            status=TranscriptionStatus.IN_PROGRESS,
+            date_created__gte=timezone.now() - HEAD_IN_PROGRESS_WINDOW,
         )
         .order_by("date_created")
         .values_list("date_created", flat=True)

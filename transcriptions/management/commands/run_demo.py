@@ -66,8 +66,24 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--sandbox-port", type=int, default=8765)
         parser.add_argument("--seed-count", type=int, default=1000)
+        parser.add_argument(
+            "--arrivals-per-minute",
+            type=float,
+            default=6.0,
+            help="New transcriptions a minute at the sandbox, announced to the dashboard by "
+            "Twilio's callback (0: none).",
+        )
 
-    def handle(self, *args, host: str, port: int, sandbox_port: int, seed_count: int, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        sandbox_port: int,
+        seed_count: int,
+        arrivals_per_minute: float,
+        **options,
+    ):
         if host not in {"127.0.0.1", "localhost", "::1"}:
             raise CommandError("The demo serves local addresses only.")
         for name, wanted in (("dashboard", port), ("sandbox", sandbox_port)):
@@ -82,6 +98,8 @@ class Command(BaseCommand):
             "TWILIO_API_BASE_URL": sandbox_url,
             "TWILIO_ACCOUNT_SID": DEMO_ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": DEMO_AUTH_TOKEN,
+            # The sandbox's callbacks are signed over the address it posts to.
+            "PUBLIC_BASE_URL": f"http://{host}:{port}",
             "PYTHONUNBUFFERED": "1",
         }
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
@@ -115,6 +133,10 @@ class Command(BaseCommand):
                     DEMO_ACCOUNT_SID,
                     "--auth-token",
                     DEMO_AUTH_TOKEN,
+                    "--arrivals-per-minute",
+                    str(arrivals_per_minute),
+                    "--callback-url",
+                    f"http://{host}:{port}/twilio/transcription-callback/",
                 ],
                 env=env,
                 # Own process groups: Ctrl-C reaches only this command, which then stops
