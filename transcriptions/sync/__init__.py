@@ -121,15 +121,7 @@ def transcriptions_head_sync(
     progress. What changed since the last sync (new, completed, failed) is written; nothing is
     removed (only a complete pass can tell what Twilio no longer has). On a quiet account one
     or two pages; it also catches callbacks that never arrived."""
-    with client_or_settings(client) as twilio:
-        return _pass(
-            kind=SyncRun.Kind.HEAD,
-            client=twilio,
-            pages=lambda c: c.iter_transcription_pages(page_size=PAGE_SIZE),
-            progress=progress,
-            started_by=started_by,
-            head=True,
-        )
+    return _account_pass(head=True, client=client, progress=progress, started_by=started_by)
 
 
 def transcriptions_sync(
@@ -144,13 +136,24 @@ def transcriptions_sync(
 
     Raises SyncAlreadyRunning when another sync of the account is running, TwilioNotConfigured
     without credentials. `progress` gets the run after every page."""
+    return _account_pass(head=False, client=client, progress=progress, started_by=started_by)
+
+
+def _account_pass(
+    *,
+    head: bool,
+    client: TwilioClient | None,
+    progress: ProgressCallback | None,
+    started_by: str,
+) -> SyncRun:
     with client_or_settings(client) as twilio:
         return _pass(
-            kind=SyncRun.Kind.FULL,
+            kind=SyncRun.Kind.HEAD if head else SyncRun.Kind.FULL,
             client=twilio,
             pages=lambda c: c.iter_transcription_pages(page_size=PAGE_SIZE),
             progress=progress,
             started_by=started_by,
+            head=head,
         )
 
 
