@@ -240,3 +240,21 @@ def test_callbacks_that_never_arrive_are_caught_by_a_head_sync(arrivals_into_des
     at_twilio = {i.sid: (i.status, i.transcription_text) for i in twilio.store.all()}
     cached = {t.sid: (t.status, t.transcription_text) for t in Transcription.objects.all()}
     assert cached == at_twilio
+
+
+def test_a_callback_during_a_complete_pass_is_not_removed_by_it(desk, twilio):
+    from transcriptions.sync import transcriptions_sync
+
+    twilio.store.seed(count=5, seed=3)
+    arrived = twilio.store.add(transcription_text="a new call")
+    sent = []
+
+    def callback_after_the_first_page(run) -> None:
+        # Twilio announces a transcription the pass has already read past.
+        if not sent:
+            sent.append(post(desk, callback(TranscriptionSid="TR" + "7" * 32)))
+
+    transcriptions_sync(progress=callback_after_the_first_page)
+    assert sent[0].status_code == 204
+    assert Transcription.objects.filter(sid="TR" + "7" * 32).exists()
+    assert Transcription.objects.filter(sid=arrived.sid).exists()

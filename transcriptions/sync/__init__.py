@@ -74,8 +74,13 @@ def _pass(
         unseen = Transcription.objects.filter(account_sid=account_sid)
         if recording_sid:
             unseen = unseen.filter(recording_sid=recording_sid)
-        # Only a complete pass can tell what Twilio no longer has.
-        unseen = unseen.none() if head else unseen.exclude(last_seen_run=run.pk)
+        # Only a complete pass can tell what Twilio no longer has; and not of a row written
+        # by another path while it ran (a callback's new transcription, newer than the
+        # pages the pass had read).
+        if head:
+            unseen = unseen.none()
+        else:
+            unseen = unseen.exclude(last_seen_run=run.pk).exclude(synced_at__gte=run.started_at)
         run_complete(run, unseen=unseen)
     except BaseException as exc:
         run_fail(run, exc)
