@@ -17,15 +17,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .audit import Actor, audit_record
 from .bulk_deletion import BulkDeletionRefused, bulk_deletion_start
 from .models import AuditEvent, BulkDeletion, Transcription, TranscriptionStatus
-from .personal_data import ANY, Kind, mask_of
+from .personal_data import ANY, Kind
 from .planner_stats import planner_stats_refresh
+from .table.filters import personal_data_q
 
 RETENTION_REASON = "retention policy"
 # Beyond this, a timedelta overflows and no transcription could be that old anyway.
@@ -106,16 +106,7 @@ def retention_queryset(*, policy: RetentionPolicy, cutoff: datetime) -> QuerySet
     if policy.status:
         qs = qs.filter(status=policy.status)
     if policy.personal_data:
-        qs = qs.filter(personal_data__gt=0)
-        if ANY not in policy.personal_data:
-            # The kinds as bits (`personal_data.kinds`); any of them selects the row.
-            qs = qs.filter(
-                RawSQL(
-                    f'("{Transcription._meta.db_table}"."personal_data" & %s) <> 0',
-                    [mask_of(policy.personal_data)],
-                    output_field=BooleanField(),
-                )
-            )
+        qs = qs.filter(personal_data_q(policy.personal_data))
     return qs.order_by("date_created", "id")
 
 

@@ -72,6 +72,17 @@ def personal_data_columns(text: str | None, *, key: bytes | None = None) -> dict
     }
 
 
+_MASKS: dict[str, str] = {
+    Kind.CARD_EXPIRY: "[expiry]",
+    Kind.CARD_SECURITY_CODE: "[security code]",
+    Kind.SSN: "[SSN]",
+    Kind.BANK_ROUTING: "[routing number]",
+    Kind.PHONE_NUMBER: "[phone number]",
+    Kind.EMAIL: "[e-mail]",
+    Kind.DATE_OF_BIRTH: "[date of birth]",
+}
+
+
 def found_spans(found: str | None) -> list[tuple[str, int, int]]:
     """(kind, start, end) of the personal data stored for a row (no long numbers)."""
     if not found:
@@ -89,21 +100,16 @@ def _masked(kind: str, original: str) -> str:
         return f"[card ••••{''.join(digits[-4:])}]"
     if kind == Kind.IBAN and len(digits) >= 4:
         return f"[IBAN ••••{''.join(digits[-4:])}]"
-    labels: dict[str, str] = {
-        Kind.CARD_EXPIRY: "[expiry]",
-        Kind.CARD_SECURITY_CODE: "[security code]",
-        Kind.SSN: "[SSN]",
-        Kind.BANK_ROUTING: "[routing number]",
-        Kind.PHONE_NUMBER: "[phone number]",
-        Kind.EMAIL: "[e-mail]",
-        Kind.DATE_OF_BIRTH: "[date of birth]",
-    }
-    return labels.get(kind, "[personal data]")
+    return _MASKS.get(kind, "[personal data]")
 
 
 def masked_text(text: str, found: str | None) -> str:
     """`text` with each value found replaced by a mask (a card keeps its last four digits)."""
-    spans = sorted(found_spans(found), key=lambda s: s[1])
+    return _spans_masked(text, found_spans(found))
+
+
+def _spans_masked(text: str, spans: list[tuple[str, int, int]]) -> str:
+    spans = sorted(spans, key=lambda s: s[1])
     if not spans:
         return text
     out, pos = [], 0
@@ -120,7 +126,6 @@ def masked_text(text: str, found: str | None) -> str:
 def mask_query(text: str) -> str:
     """What a search or mentions value is stored as in the audit trail: personal data and
     any other number of four digits or more masked."""
-    masked = masked_text(
-        text, json.dumps([[str(f.kind), f.start, f.end, ""] for f in detect(text)])
-    )
+    spans = [(str(f.kind), f.start, f.end) for f in detect(text) if f.kind != NUMBER]
+    masked = _spans_masked(text, spans)
     return re.sub(r"\d(?:[ -]?\d){3,}", lambda m: "•" * len(m.group()), masked)

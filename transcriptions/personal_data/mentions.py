@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.core import signing
@@ -32,8 +33,13 @@ class Mentions:
     hashes: tuple[str, ...]
     label: str
 
-    def token(self) -> str:
+    @cached_property
+    def _signed(self) -> str:
         return signing.dumps({"h": list(self.hashes), "l": self.label}, salt=_TOKEN_SALT)
+
+    def token(self) -> str:
+        """Signed once: every link of a page carries it."""
+        return self._signed
 
 
 def _tail(value: str, keep: int = 2) -> str:

@@ -90,8 +90,7 @@ class TableFilters:
     @property
     def hash_lookups(self) -> list[tuple[str, ...]]:
         """The sets of keyed hashes a row must mention (one of each set)."""
-        found = [m.hashes for m in (self.mentions, self.number_search) if m is not None]
-        return found
+        return [m.hashes for m in (self.mentions, self.number_search) if m is not None]
 
     @property
     def personal_data_mask(self) -> int:
@@ -149,10 +148,7 @@ class TableFilters:
         if self.created_before_at:
             q &= Q(date_created__lt=self.created_before_at)
         if self.personal_data:
-            q &= Q(_WITH_PERSONAL_DATA)
-            mask = self.personal_data_mask
-            if ANY not in self.personal_data:
-                q &= Q(_bits_condition(mask))
+            q &= personal_data_q(self.personal_data)
         for hashes in self.hash_lookups:
             q &= Q(
                 id__in=PersonalDataMention.objects.filter(value_hash__in=hashes).values(
@@ -210,9 +206,6 @@ class TableFilters:
         query = urlencode(self.params(**changes))
         return f"{base}?{query}" if query else base
 
-    def without_personal_data(self) -> TableFilters:
-        return replace(self, personal_data=())
-
     def sort_links(self, base: str) -> dict[str, dict[str, str]]:
         """For each sortable column header: the URL that sorts by it (or flips its direction)
         and its aria-sort state."""
@@ -235,10 +228,16 @@ _WITH_PERSONAL_DATA = RawSQL(
 )
 
 
-def _bits_condition(mask: int) -> RawSQL:
-    """The row has one of the kinds of `mask` (the bits of its `personal_data`)."""
-    return RawSQL(
-        '("transcriptions_transcription"."personal_data" & %s) <> 0',
-        [mask],
-        output_field=BooleanField(),
-    )
+def personal_data_q(kinds: tuple[str, ...]) -> Q:
+    """Rows holding one of these kinds of personal data (`ANY`: any kind), as the partial
+    indexes on the rows with personal data can serve it (the table, the retention policy)."""
+    q = Q(_WITH_PERSONAL_DATA)
+    if ANY not in kinds:
+        q &= Q(
+            RawSQL(
+                '("transcriptions_transcription"."personal_data" & %s) <> 0',
+                [mask_of(kinds)],
+                output_field=BooleanField(),
+            )
+        )
+    return q
