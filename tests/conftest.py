@@ -11,6 +11,8 @@ import pytest
 
 from sandbox.server import SandboxServer
 from sandbox.store import TranscriptionStore
+from transcriptions import sync as sync_package
+from transcriptions.sync import pages as sync_pages
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "sandbox-test-auth-token-0123456789"
@@ -158,3 +160,12 @@ def deleter(db, django_user_model):
 @pytest.fixture
 def privacy_officer(db, django_user_model):
     return _user_in_role(django_user_model, "privacy", "Privacy officers")
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Pages of 10 items, so a few dozen sandbox items make several pages; each committed
+    on its own, as at Twilio's pace, so that progress comes after every page."""
+    monkeypatch.setattr(sync_package, "PAGE_SIZE", 10)
+    monkeypatch.setattr(sync_pages, "COMMIT_EVERY_SECONDS", 0)
+    return 10

@@ -37,8 +37,9 @@ def sync_command(*args: str, stdout: io.StringIO | None = None) -> str:
 
 
 @pytest.mark.django_db
-def test_sync_command_prints_progress_and_a_summary(sandbox, sandbox_store, monkeypatch):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 10)
+def test_sync_command_prints_progress_and_a_summary(
+    sandbox, sandbox_store, monkeypatch, small_pages
+):
     sandbox_store.seed(count=25, seed=1)
 
     output = sync_command()
@@ -54,8 +55,9 @@ def test_sync_command_prints_progress_and_a_summary(sandbox, sandbox_store, monk
 
 
 @pytest.mark.django_db
-def test_sync_command_redraws_progress_on_a_terminal(sandbox, sandbox_store, monkeypatch):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 10)
+def test_sync_command_redraws_progress_on_a_terminal(
+    sandbox, sandbox_store, monkeypatch, small_pages
+):
     monkeypatch.setattr(
         "transcriptions.management.commands.sync_transcriptions.TTY_PROGRESS_INTERVAL", 0
     )
@@ -165,8 +167,7 @@ def test_sync_command_while_another_sync_runs(sandbox):
 
 
 @pytest.mark.django_db
-def test_sync_command_stopped_with_ctrl_c(sandbox, sandbox_store, monkeypatch):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 10)
+def test_sync_command_stopped_with_ctrl_c(sandbox, sandbox_store, monkeypatch, small_pages):
     sandbox_store.seed(count=25, seed=1)
 
     def interrupt(self, run):

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from transcriptions import sync
 from transcriptions.models import SyncRun, Transcription
 from transcriptions.sync import transcriptions_head_sync, transcriptions_sync
 
@@ -18,9 +17,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
-def account(twilio, monkeypatch, db):
+def account(twilio, db, small_pages):
     """55 transcriptions a minute apart, newest first in pages of 10, synced once in full."""
-    monkeypatch.setattr(sync, "PAGE_SIZE", 10)
     store = twilio.store
     items = [
         store.add(transcription_text=f"call number {n}", date_created=NOW - timedelta(minutes=n))

@@ -14,13 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from transcriptions import sync
 from transcriptions.models import SyncRun, Transcription
 from transcriptions.retention import purge_transcript_text, text_is_past_retention
 from transcriptions.sids import InvalidRecordingSid
 from transcriptions.sync import (
     SyncAlreadyRunning,
     SyncTakenOver,
+    pages,
     recording_transcriptions_sync,
     transcription_refresh,
     transcription_text_fetch,
@@ -29,13 +29,6 @@ from transcriptions.sync import (
 from transcriptions.twilio_client import TwilioError, TwilioNotFound, get_client
 
 OTHER_ACCOUNT_SID = "AC" + "9" * 32
-
-
-@pytest.fixture
-def small_pages(monkeypatch):
-    """Pages of 10 items, so a few dozen sandbox items make several pages."""
-    monkeypatch.setattr(sync, "PAGE_SIZE", 10)
-    return 10
 
 
 def assert_cache_equals(store) -> None:
@@ -136,8 +129,23 @@ def test_texts_with_escapes_and_other_scripts_arrive_unchanged(
     assert found("café quoted") == {items[6].sid}
 
 
+@pytest.fixture
+def sqlite_upserts(monkeypatch) -> list[str]:
+    """The page upserts run on SQLite: they run on the driver's cursor, out of Django's
+    sight, each taking its statement from `_sqlite_upsert_sql`."""
+    statements: list[str] = []
+    upsert_sql = pages._sqlite_upsert_sql
+
+    def counted(rows: int) -> str:
+        statements.append(upsert_sql(rows))
+        return statements[-1]
+
+    monkeypatch.setattr(pages, "_sqlite_upsert_sql", counted)
+    return statements
+
+
 @pytest.mark.django_db
-def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio_client):
+def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio_client, sqlite_upserts):
     """At the real page size (1,000), also on SQLite whose variable limit Django 5.2
     underestimates: the queries per page stay constant, one INSERT each."""
     sandbox_store.seed(count=2500, seed=1)
@@ -146,11 +154,9 @@ def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio_client
         run = transcriptions_sync(client=twilio_client)
 
     assert run.pages == 3
-    inserts = [
-        q["sql"]
-        for q in queries
-        if q["sql"].startswith('INSERT INTO "transcriptions_transcription"')
-    ]
+    upsert = 'INSERT INTO "transcriptions_transcription"'
+    inserts = [q["sql"] for q in queries if q["sql"].startswith(upsert)]
+    inserts += sqlite_upserts
     assert len(inserts) == 3
     assert all("ON CONFLICT" in sql for sql in inserts)
     # Start (and SQLite's settings), then per page: count, upsert (on PostgreSQL with its
@@ -162,22 +168,23 @@ def test_each_page_is_one_upsert_statement(sandbox, sandbox_store, twilio_client
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="a limit of SQLite builds before 3.32")
 @pytest.mark.django_db
-def test_upsert_fits_an_old_sqlite_variable_limit(sandbox, sandbox_store, twilio_client):
+def test_upsert_fits_an_old_sqlite_variable_limit(
+    sandbox, sandbox_store, twilio_client, sqlite_upserts
+):
     sandbox_store.seed(count=150, seed=2)
     connection.ensure_connection()
     raw = connection.connection
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
     try:
-        with CaptureQueriesContext(connection) as queries:
-            run = transcriptions_sync(client=twilio_client)
+        run = transcriptions_sync(client=twilio_client)
     finally:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
 
-    inserts = [
-        q for q in queries if q["sql"].startswith('INSERT INTO "transcriptions_transcription"')
-    ]
-    assert len(inserts) == 3  # 66 rows of 15 values fit under 999
+    # As many rows a statement as fit under 999 variables (one is the deleted action).
+    per_statement = 998 // len(pages.UPSERT_COLUMNS)
+    rows = [sql.count("(?, ") for sql in sqlite_upserts]
+    assert rows == [per_statement, per_statement, 150 - 2 * per_statement]
     assert (run.pages, run.created) == (1, 150)
     assert_cache_equals(sandbox_store)
 
@@ -263,6 +270,38 @@ def test_sync_broken_half_way_removes_nothing_and_can_run_again(
 
     assert run.state == SyncRun.State.SUCCEEDED
     assert run.removed == 5
+    assert_cache_equals(sandbox_store)
+
+
+@pytest.mark.django_db
+def test_pages_committed_together_are_kept_when_fetching_the_next_fails(
+    sandbox, sandbox_store, twilio_client, small_pages, monkeypatch
+):
+    """Pages ready one after another are written in one transaction; when fetching the next
+    fails, the pages of that transaction are committed all the same, and the error raised."""
+    monkeypatch.setattr(pages, "COMMIT_EVERY_SECONDS", 60)
+    monkeypatch.setattr(pages.ReadAhead, "ready", lambda self: True)
+    sandbox_store.seed(count=50, seed=9)
+    read_pages = twilio_client.iter_transcription_pages
+
+    def three_pages_then_the_line_is_cut(page_size: int):
+        for number, page in enumerate(read_pages(page_size=page_size), start=1):
+            yield page
+            if number == 3:
+                sandbox.faults.drop_rate = 1.0
+
+    commits: list[int] = []
+
+    with monkeypatch.context() as patched, pytest.raises(TwilioError):
+        patched.setattr(twilio_client, "iter_transcription_pages", three_pages_then_the_line_is_cut)
+        transcriptions_sync(client=twilio_client, progress=lambda run: commits.append(run.pages))
+
+    assert commits == []  # the three pages were one transaction, never committed before
+    run = SyncRun.objects.get()
+    assert (run.state, run.pages, run.created) == (SyncRun.State.FAILED, 3, 30)
+    assert Transcription.objects.count() == 30
+    sandbox.faults.drop_rate = 0.0
+    transcriptions_sync(client=twilio_client)
     assert_cache_equals(sandbox_store)
 
 

@@ -90,13 +90,21 @@ def pages_detected(
     next page has been read: detection runs while the next page is fetched and the one
     before is written. The first page is detected here and handed on at once (a one-page pass
     starts no process, and a head sync that stops there reads no page more), as is every page
-    when the detection cannot run elsewhere."""
+    when the detection cannot run elsewhere. Should reading a page fail, the pages read
+    before it are handed on first."""
     pending: deque[tuple[list[_Item], list[str | None], Future | None]] = deque()
-    for number, page in enumerate(pages):
-        texts = [text_of(item) for item in page]
-        pending.append((page, texts, detection.submit(texts) if number else None))
-        while pending and (pending[0][2] is None or len(pending) > 1):
+    try:
+        for number, page in enumerate(pages):
+            texts = [text_of(item) for item in page]
+            pending.append((page, texts, detection.submit(texts) if number else None))
+            while pending and (pending[0][2] is None or len(pending) > 1):
+                yield _with_columns(detection, *pending.popleft())
+    except Exception:
+        # Reading the next page failed: the page read before it is handed on (and written)
+        # before the error goes on.
+        while pending:
             yield _with_columns(detection, *pending.popleft())
+        raise
     while pending:
         yield _with_columns(detection, *pending.popleft())
 

@@ -140,7 +140,7 @@ def transcriptions_sync(
     given.
 
     Raises SyncAlreadyRunning when another sync of the account is running, TwilioNotConfigured
-    without credentials. `progress` gets the run after every page."""
+    without credentials. `progress` gets the run after every commit (a page or a few)."""
     return _account_pass(head=False, client=client, progress=progress, started_by=started_by)
 
 

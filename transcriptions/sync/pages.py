@@ -4,9 +4,11 @@ upserted in one statement, stamped with the run that saw it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from ..personal_data.pool import Detection, pages_detected
 from ..retention import is_past, retention_cutoff
 from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
 from .head import HeadStop, held_before
-from .read_ahead import read_ahead
+from .read_ahead import ReadAhead
 from .runs import raise_if_taken_over
 from .search_vector import search_vector_source
 
@@ -188,7 +190,7 @@ def _upsert_sql(source: str, *, extra_columns: tuple[str, ...] = ()) -> str:
 @dataclass(frozen=True)
 class _PreparedPage:
     """One page of Twilio's items as the statements that write it take them, built in the
-    read-ahead thread while the database writes the page before (see `read_ahead.read_ahead`)."""
+    read-ahead thread while the database writes the page before (see `read_ahead.ReadAhead`)."""
 
     sids: str  # the page's SIDs, a JSON array
     rows: str | list[list[Any]]  # PostgreSQL: COPY text; SQLite: a list of VALUES rows
@@ -342,24 +344,35 @@ def _page_upsert_postgresql(copy_text: str, deleted: str) -> int:
     return written
 
 
+@functools.cache
+def _sqlite_upsert_sql(rows: int) -> str:
+    """The upsert of `rows` VALUES rows, with SQLite's own `?` placeholders: the statement is
+    run on the driver's cursor, as Django's rewriting of 19,000 `%s` per page took a twentieth
+    of the sync's writing time; and built once for each length."""
+    placeholders = "(" + ", ".join(["?"] * len(UPSERT_COLUMNS)) + ")"
+    # SQLite names a VALUES list's columns column1, column2…; sid is the first.
+    source = (
+        f"SELECT * FROM (VALUES {', '.join([placeholders] * rows)}) AS page "
+        f"WHERE {_not_deleted_sql('page.column1')}"
+    )
+    return _upsert_sql(source).replace("%s", "?")
+
+
 def _page_upsert_sqlite(values: list[list[Any]], deleted: str) -> int:
     """One VALUES list (SQLite builds older than 3.32 allow only 999 variables a statement:
     then in as few statements as fit)."""
-    placeholders = "(" + ", ".join(["%s"] * len(UPSERT_COLUMNS)) + ")"
     written = 0
-    with connection.cursor() as cursor:
-        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        per_statement = max(1, (limit - 1) // len(UPSERT_COLUMNS))
+    connection.ensure_connection()
+    sqlite_connection = connection.connection
+    limit = sqlite_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, (limit - 1) // len(UPSERT_COLUMNS))
+    # Inside Django's transaction: the driver's connection is the one Django opened it on.
+    # Driver errors as Django's (DatabaseError and its kind), as Django's cursor raises them.
+    with connection.wrap_database_errors, closing(sqlite_connection.cursor()) as cursor:
         for start in range(0, len(values), per_statement):
             chunk = values[start : start + per_statement]
-            # SQLite names a VALUES list's columns column1, column2…; sid is the first.
-            source = (
-                f"SELECT * FROM (VALUES {', '.join([placeholders] * len(chunk))}) AS page "
-                f"WHERE {_not_deleted_sql('page.column1')}"
-            )
-            cursor.execute(
-                _upsert_sql(source), [value for row in chunk for value in row] + [deleted]
-            )
+            params = [value for row in chunk for value in row] + [deleted]
+            cursor.execute(_sqlite_upsert_sql(len(chunk)), params)
             written += cursor.rowcount
     return written
 
@@ -484,25 +497,67 @@ def run_pages(
             pages, detection, text_of=lambda item: storable_text(item.transcription_text)
         )
     )
-    # Closed at once on an error, so the fetching thread stops with the pass.
     try:
-        with (
-            _sqlite_bulk_writes(),
-            closing(
-                # A head sync reads one page at a time: it stops at the first page it did not
-                # need, and must not have fetched the pages beyond.
-                read_ahead(prepared) if head is None else prepared
-            ) as ahead,
-        ):
-            for page in ahead:
-                held = held_before(page) if head is not None else None
-                page_write(run=run, page=page, unchanged=held.unchanged if held else None)
-                if progress is not None:
-                    progress(run)
-                if head is not None and held is not None and head.reached(page, held):
-                    break
+        if head is not None:
+            # A head sync reads one page at a time: it stops at the first page it did not
+            # need, and must not have fetched the pages beyond.
+            _pages_write(run=run, pages=prepared, ready=lambda: False, progress=progress, head=head)
+            return
+        ahead = ReadAhead(prepared)
+        # Closed at once on an error, so the fetching thread stops with the pass.
+        with _sqlite_bulk_writes(), closing(ahead):
+            _pages_write(run=run, pages=ahead, ready=ahead.ready, progress=progress)
     finally:
         detection.close()
+
+
+# Pages that are ready one after another are written in one transaction for up to this long.
+# A commit writes out every index page the transaction touched, and a page of new rows
+# touches most pages of the indexes in random order (duration, recording): on SQLite a commit
+# per page took a quarter of a sync's time. Short enough that a callback or a delete waiting
+# for the write lock is not kept long.
+COMMIT_EVERY_SECONDS = 0.5
+
+
+def _pages_write(
+    *,
+    run: SyncRun,
+    pages: Iterator[_PreparedPage],
+    ready: Callable[[], bool],
+    progress: ProgressCallback | None,
+    head: HeadStop | None = None,
+) -> None:
+    """Write the pages, each in a savepoint of its own, committing when the transaction has
+    run for `COMMIT_EVERY_SECONDS` or the next page is not `ready()` (a transaction never
+    waits for Twilio); `progress` gets the run after each commit. An error, in a page or
+    while fetching one, rolls back that page only: the pages before it are committed, then
+    the error is raised."""
+    more = True
+    while more:
+        failure: BaseException | None = None
+        pages_before = run.pages
+        with transaction.atomic():
+            until = time.monotonic() + COMMIT_EVERY_SECONDS
+            while True:
+                try:
+                    page = next(pages, None)
+                    if page is None:
+                        more = False
+                        break
+                    held = held_before(page) if head is not None else None
+                    page_write(run=run, page=page, unchanged=held.unchanged if held else None)
+                except BaseException as exc:  # noqa: BLE001 - raised once the pages before are kept
+                    failure = exc
+                    break
+                if head is not None and held is not None and head.reached(page, held):
+                    more = False
+                    break
+                if time.monotonic() >= until or not ready():
+                    break
+        if failure is not None:
+            raise failure
+        if progress is not None and run.pages > pages_before:
+            progress(run)
 
 
 @contextmanager
