@@ -99,9 +99,22 @@ def _pass(
 # Twilio finishes a transcription within minutes: a row in progress for longer than this is
 # left to the complete passes, or every head sync would read down to it.
 HEAD_IN_PROGRESS_WINDOW = timedelta(days=1)
+# How far before the start of the last sync a head sync reads back: Twilio's dates come from
+# its clock, not ours, and a transcription may be listed a moment after its creation date.
+HEAD_OVERLAP = timedelta(minutes=5)
 
 
 def _head_stop(account_sid: str) -> HeadStop:
+    last = (
+        SyncRun.objects.filter(
+            account_sid=account_sid,
+            kind__in=[SyncRun.Kind.FULL, SyncRun.Kind.HEAD],
+            state=SyncRun.State.SUCCEEDED,
+        )
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
     oldest = (
         Transcription.objects.filter(
             account_sid=account_sid,
@@ -112,7 +125,9 @@ def _head_stop(account_sid: str) -> HeadStop:
         .values_list("date_created", flat=True)
         .first()
     )
-    return HeadStop(in_progress_since=oldest)
+    return HeadStop(
+        read_since=last - HEAD_OVERLAP if last is not None else None, in_progress_since=oldest
+    )
 
 
 def transcriptions_head_sync(
@@ -121,11 +136,12 @@ def transcriptions_head_sync(
     progress: ProgressCallback | None = None,
     started_by: str = "",
 ) -> SyncRun:
-    """Read the account's newest pages until the cache already holds the rest: stop at a page
-    whose every transcription the cache holds unchanged, once past the oldest one it holds in
-    progress. What changed since the last sync (new, completed, failed) is written; nothing is
-    removed (only a complete pass can tell what Twilio no longer has). On a quiet account one
-    or two pages; it also catches callbacks that never arrived."""
+    """Read the account's newest pages until the cache already holds the rest: stop after the
+    page that reaches back before the start of the last sync that succeeded (less
+    `HEAD_OVERLAP`) and before the oldest row held in progress (see `HeadStop`). What changed
+    since (new, completed, failed) is written; nothing is removed (only a complete pass can
+    tell what Twilio no longer has). On a quiet account one page; it also catches callbacks
+    that never arrived."""
     return _account_pass(head=True, client=client, progress=progress, started_by=started_by)
 
 

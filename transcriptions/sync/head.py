@@ -1,5 +1,6 @@
-"""The head sync's stop: Twilio lists the newest first, so once a page holds nothing new and
-the pass is beyond the oldest row the cache holds in progress, the rest is already cached."""
+"""The head sync's stop: Twilio lists the newest first, and the last sync that succeeded read
+everything older than its start; so once a page reaches back before that start (and before the
+oldest row the cache holds in progress, which may have finished since), the rest is cached."""
 
 from __future__ import annotations
 
@@ -32,18 +33,24 @@ def held_before(page: _PreparedPage) -> Held:
     return Held(held=held, unchanged=unchanged)
 
 
-@dataclass
+@dataclass(frozen=True)
 class HeadStop:
-    """When a head sync has read enough: after a page that held nothing new, once past the
-    oldest row the cache holds in progress (it may have finished since). Twilio lists the
-    newest first, so what lies beyond is older still: rows the cache already holds, finished
-    before the last sync. The changes on that last page are written all the same."""
+    """When a head sync has read enough: after the first page that reaches back before
+    `read_since` (a little before the start of the last sync of the account that succeeded,
+    complete or head: by then Twilio listed everything older, and that sync read it or
+    found it cached) and before `in_progress_since` (the oldest row the cache holds in
+    progress). Without a sync that succeeded, every page is read (nothing is removed).
 
+    Not "a page that holds nothing new": callbacks fill the newest pages, so a page of rows
+    that all came by callback says nothing of a callback lost for an older row beyond it."""
+
+    read_since: datetime | None
     in_progress_since: datetime | None
 
-    def reached(self, page: _PreparedPage, held: Held) -> bool:
-        if not page.versions or held.held < len(page.versions):
+    def reached(self, page: _PreparedPage) -> bool:
+        if self.read_since is None or page.oldest is None:
             return False
-        return self.in_progress_since is None or (
-            page.oldest is not None and page.oldest < self.in_progress_since
-        )
+        bound = self.read_since
+        if self.in_progress_since is not None:
+            bound = min(bound, self.in_progress_since)
+        return page.oldest < bound

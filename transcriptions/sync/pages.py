@@ -549,7 +549,7 @@ def _pages_write(
                 except BaseException as exc:  # noqa: BLE001 - raised once the pages before are kept
                     failure = exc
                     break
-                if head is not None and held is not None and head.reached(page, held):
+                if head is not None and head.reached(page):
                     more = False
                     break
                 if time.monotonic() >= until or not ready():
