@@ -269,4 +269,4 @@ MENTIONS_TOKEN_MAX_AGE_SECONDS = env_int("MENTIONS_TOKEN_MAX_AGE_SECONDS", 3600)
 # passes on. Unset, callbacks are refused.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip()
 # How often an open table asks what arrived or changed since it was shown (seconds).
-TABLE_NEWS_POLL_SECONDS = env_float("TABLE_NEWS_POLL_SECONDS", 10.0)
+TABLE_NEWS_POLL_SECONDS = env_float("TABLE_NEWS_POLL_SECONDS", 5.0)

@@ -7,12 +7,14 @@ dropped, as callbacks that never arrive)."""
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import heapq
 import hmac
 import random
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
@@ -20,6 +22,18 @@ import requests
 from sandbox.store import TranscriptionStore, _seeded_text
 
 CALLBACK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One callback POSTed: when it left and when the answer came (Unix time), and the
+    answer's status (0: no answer)."""
+
+    sid: str
+    status: str
+    sent_at: float
+    answered_at: float
+    answer: int
 
 
 def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
@@ -57,6 +71,9 @@ class Arrivals:
         self.callbacks_sent = 0
         self.callbacks_dropped = 0
         self.callback_failures = 0
+        self.finished = 0  # transcriptions completed or failed, their callbacks sent or not
+        # The latest callbacks sent, kept within bounds for a sandbox that runs for days.
+        self.deliveries: collections.deque[Delivery] = collections.deque(maxlen=100_000)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandbox-arrivals", daemon=True)
         self._session = requests.Session()
@@ -98,6 +115,7 @@ class Arrivals:
             )
         except KeyError:
             return  # deleted meanwhile
+        self.finished += 1
         if not self.callback_url:
             return
         if self.rng.random() < self.drop_rate:
@@ -123,6 +141,8 @@ class Arrivals:
             "CallSid": "CA" + hashlib.md5(item.sid.encode()).hexdigest(),  # noqa: S324 - an id
         }
         signature = twilio_signature(self.callback_url, params, self.auth_token)
+        sent_at = time.time()
+        answer = 0
         try:
             response = self._session.post(
                 self.callback_url,
@@ -130,9 +150,11 @@ class Arrivals:
                 headers={"X-Twilio-Signature": signature},
                 timeout=CALLBACK_TIMEOUT_SECONDS,
             )
-            if response.status_code >= 300:
-                self.callback_failures += 1
-            else:
-                self.callbacks_sent += 1
+            answer = response.status_code
         except requests.RequestException:
+            pass
+        self.deliveries.append(Delivery(item.sid, item.status, sent_at, time.time(), answer))
+        if 200 <= answer < 300:
+            self.callbacks_sent += 1
+        else:
             self.callback_failures += 1
