@@ -12,7 +12,7 @@ import pytest
 from sandbox.server import SandboxServer
 from sandbox.store import TranscriptionStore
 from transcriptions import sync as sync_package
-from transcriptions.sync import pages as sync_pages
+from transcriptions.sync import writing as sync_writing
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "sandbox-test-auth-token-0123456789"
@@ -167,5 +167,5 @@ def small_pages(monkeypatch):
     """Pages of 10 items, so a few dozen sandbox items make several pages; each committed
     on its own, as at Twilio's pace, so that progress comes after every page."""
     monkeypatch.setattr(sync_package, "PAGE_SIZE", 10)
-    monkeypatch.setattr(sync_pages, "COMMIT_EVERY_SECONDS", 0)
+    monkeypatch.setattr(sync_writing, "COMMIT_EVERY_SECONDS", 0)
     return 10

@@ -25,7 +25,6 @@ from ..twilio_client import (
 from .head import HeadStop
 from .pages import (
     ProgressCallback,
-    run_pages,
     transcription_fields,
 )
 from .runs import (
@@ -42,6 +41,7 @@ from .runs import (
 )
 from .search_vector import search_vector_source
 from .text import transcription_refresh, transcription_text_fetch
+from .writing import run_pages
 
 PAGE_SIZE = 1000
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..models import Transcription
 
 if TYPE_CHECKING:
-    from .pages import _PreparedPage
+    from .pages import PreparedPage
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Held:
     unchanged: int  # of those, with the same status and last change
 
 
-def held_before(page: _PreparedPage) -> Held:
+def held_before(page: PreparedPage) -> Held:
     cached = Transcription.objects.filter(sid__in=list(page.versions)).values_list(
         "sid", "status", "date_updated"
     )
@@ -47,7 +47,7 @@ class HeadStop:
     read_since: datetime | None
     in_progress_since: datetime | None
 
-    def reached(self, page: _PreparedPage) -> bool:
+    def reached(self, page: PreparedPage) -> bool:
         if self.read_since is None or page.oldest is None:
             return False
         bound = self.read_since

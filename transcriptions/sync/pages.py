@@ -1,6 +1,6 @@
-"""Writing Twilio's pages into the cache: each page prepared (rows, word vectors, the
-statement's data) in a read-ahead thread while the database writes the page before, then
-upserted in one statement, stamped with the run that saw it."""
+"""One of Twilio's pages into the cache: prepared (rows, word vectors, the statement's data)
+away from the database, then upserted in one statement, stamped with the run that saw it, and
+counted on the run. `writing` runs a pass's pages through here."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import functools
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -22,18 +21,10 @@ from django.utils import timezone
 
 from ..models import SEARCH_VECTOR, AuditEvent, SyncRun, Transcription
 from ..personal_data import personal_data_columns
-from ..personal_data.pool import Detection, pages_detected
 from ..retention import is_past, retention_cutoff
 from ..twilio_client import SetAside, TranscriptionPage, TwilioTranscription
-from .head import HeadStop, held_before
-from .read_ahead import ReadAhead
 from .runs import raise_if_taken_over
 from .search_vector import search_vector_source
-
-# SQLite's page cache during a sync, in KiB (counts towards the sync process's memory).
-SQLITE_CACHE_KIB = 64 * 1024
-# Write-ahead log pages (4 KiB each) between checkpoints during a sync on SQLite.
-SQLITE_CHECKPOINT_PAGES = 20_000
 
 # Every column a sync writes on a row that is already cached (all but `sid`).
 UPDATE_FIELDS = [
@@ -188,7 +179,7 @@ def _upsert_sql(source: str, *, extra_columns: tuple[str, ...] = ()) -> str:
 
 
 @dataclass(frozen=True)
-class _PreparedPage:
+class PreparedPage:
     """One page of Twilio's items as the statements that write it take them, built in the
     read-ahead thread while the database writes the page before (see `read_ahead.ReadAhead`)."""
 
@@ -207,7 +198,7 @@ class _PreparedPage:
     def empty(self) -> bool:
         return not self.rows
 
-    def one_by_one(self) -> Iterator[tuple[str, _PreparedPage]]:
+    def one_by_one(self) -> Iterator[tuple[str, PreparedPage]]:
         """Each row as a page of its own, with its SID (when the page as a whole failed)."""
         sids = json.loads(self.sids)
         if isinstance(self.rows, str):
@@ -216,10 +207,10 @@ class _PreparedPage:
         else:
             ones = [[row] for row in self.rows]
         for sid, one in zip(sids, ones, strict=True):
-            yield sid, _PreparedPage(sids=json.dumps([sid]), rows=one, read_at=self.read_at)
+            yield sid, PreparedPage(sids=json.dumps([sid]), rows=one, read_at=self.read_at)
 
 
-def _page_prepare(
+def page_prepare(
     page: list[TwilioTranscription],
     *,
     run_pk: int,
@@ -227,7 +218,7 @@ def _page_prepare(
     vendor: str,
     ops,
     personal_data: dict[str, dict] | None = None,
-) -> _PreparedPage:
+) -> PreparedPage:
     """No database access here: this runs in the read-ahead thread. `personal_data`: the
     personal-data columns by SID, when detected already."""
     now = timezone.now()
@@ -256,7 +247,7 @@ def _page_prepare(
         payload = _sqlite_values(rows, ops)
     else:
         raise NotImplementedError(f"sync supports SQLite and PostgreSQL, not {vendor}")
-    return _PreparedPage(
+    return PreparedPage(
         sids=json.dumps(list(items)),
         rows=payload,
         read_at=now,
@@ -306,7 +297,7 @@ def _sqlite_values(rows: list[dict], ops: Any) -> list[list[Any]]:
     return values
 
 
-def _page_upsert(page: _PreparedPage) -> int:
+def _page_upsert(page: PreparedPage) -> int:
     """Write a prepared page, leaving out the SIDs whose delete Twilio confirmed; how many
     rows it wrote (inserted or updated)."""
     deleted = AuditEvent.Action.DELETED.value
@@ -385,7 +376,7 @@ def _sid_set_sql(vendor: str) -> str:
     return "SELECT value FROM json_each(%s)"
 
 
-def _cached_count(page: _PreparedPage) -> int:
+def _cached_count(page: PreparedPage) -> int:
     """How many of the page's SIDs the cache holds, and the upsert will update."""
     sid = f"{_table()}.{_quoted_column(Transcription, 'sid')}"
     sql = (
@@ -397,7 +388,7 @@ def _cached_count(page: _PreparedPage) -> int:
         return cursor.fetchone()[0]
 
 
-def _page_upsert_or_set_aside(page: _PreparedPage) -> tuple[int, list[SetAside]]:
+def _page_upsert_or_set_aside(page: PreparedPage) -> tuple[int, list[SetAside]]:
     """Write the page in one statement; if the database refuses it, row by row, setting
     aside the rows it refuses. Rows written, and those set aside. The database's message is
     never kept nor logged: PostgreSQL's holds the failing row, text and all."""
@@ -418,7 +409,7 @@ def _page_upsert_or_set_aside(page: _PreparedPage) -> tuple[int, list[SetAside]]
     return written, refused
 
 
-def _problems_merge(run: SyncRun, page: _PreparedPage, refused: list[SetAside]) -> None:
+def _problems_merge(run: SyncRun, page: PreparedPage, refused: list[SetAside]) -> None:
     """Count what was read around or set aside on the run, by reason, with a few SIDs each
     (SIDs only: enough to look an item up at Twilio)."""
     problems = dict(run.problems or {})
@@ -437,7 +428,7 @@ def _problems_merge(run: SyncRun, page: _PreparedPage, refused: list[SetAside]) 
     run.problems = problems
 
 
-def page_write(*, run: SyncRun, page: _PreparedPage, unchanged: int | None = None) -> None:
+def page_write(*, run: SyncRun, page: PreparedPage, unchanged: int | None = None) -> None:
     """Upsert one page in one statement, stamped as seen by this run, and record the page on
     the run (its heartbeat, its counts, what was set aside). Both or neither: a run taken
     over writes nothing more. With `unchanged` (a head sync), `updated` counts only the rows
@@ -469,117 +460,3 @@ def page_write(*, run: SyncRun, page: _PreparedPage, unchanged: int | None = Non
             heartbeat_at=run.heartbeat_at,
         )
         raise_if_taken_over(updated, run)
-
-
-def run_pages(
-    *,
-    run: SyncRun,
-    pages: Iterator[list[TwilioTranscription]],
-    account_sid: str,
-    progress: ProgressCallback | None,
-    head: HeadStop | None = None,
-) -> None:
-    vendor, ops = connection.vendor, connection.ops
-    # A head sync reads few pages, and must not read on ahead to feed the detecting process.
-    detection = Detection(elsewhere=head is None)
-    # Each page is read, detected and prepared in the read-ahead thread (detection in a
-    # process of its own) while the one before is written.
-    prepared = (
-        _page_prepare(
-            page,
-            run_pk=run.pk,
-            account_sid=account_sid,
-            vendor=vendor,
-            ops=ops,
-            personal_data=columns,
-        )
-        for page, columns in pages_detected(
-            pages, detection, text_of=lambda item: storable_text(item.transcription_text)
-        )
-    )
-    try:
-        if head is not None:
-            # A head sync reads one page at a time: it stops at the first page it did not
-            # need, and must not have fetched the pages beyond.
-            _pages_write(run=run, pages=prepared, ready=lambda: False, progress=progress, head=head)
-            return
-        ahead = ReadAhead(prepared)
-        # Closed at once on an error, so the fetching thread stops with the pass.
-        with _sqlite_bulk_writes(), closing(ahead):
-            _pages_write(run=run, pages=ahead, ready=ahead.ready, progress=progress)
-    finally:
-        detection.close()
-
-
-# Pages that are ready one after another are written in one transaction for up to this long.
-# A commit writes out every index page the transaction touched, and a page of new rows
-# touches most pages of the indexes in random order (duration, recording): on SQLite a commit
-# per page took a quarter of a sync's time. Short enough that a callback or a delete waiting
-# for the write lock is not kept long.
-COMMIT_EVERY_SECONDS = 0.5
-
-
-def _pages_write(
-    *,
-    run: SyncRun,
-    pages: Iterator[_PreparedPage],
-    ready: Callable[[], bool],
-    progress: ProgressCallback | None,
-    head: HeadStop | None = None,
-) -> None:
-    """Write the pages, each in a savepoint of its own, committing when the transaction has
-    run for `COMMIT_EVERY_SECONDS` or the next page is not `ready()` (a transaction never
-    waits for Twilio); `progress` gets the run after each commit. An error, in a page or
-    while fetching one, rolls back that page only: the pages before it are committed, then
-    the error is raised."""
-    more = True
-    while more:
-        failure: BaseException | None = None
-        pages_before = run.pages
-        with transaction.atomic():
-            until = time.monotonic() + COMMIT_EVERY_SECONDS
-            while True:
-                try:
-                    page = next(pages, None)
-                    if page is None:
-                        more = False
-                        break
-                    held = held_before(page) if head is not None else None
-                    page_write(run=run, page=page, unchanged=held.unchanged if held else None)
-                except BaseException as exc:  # noqa: BLE001 - raised once the pages before are kept
-                    failure = exc
-                    break
-                if head is not None and head.reached(page):
-                    more = False
-                    break
-                if time.monotonic() >= until or not ready():
-                    break
-        if failure is not None:
-            raise failure
-        if progress is not None and run.pages > pages_before:
-            progress(run)
-
-
-@contextmanager
-def _sqlite_bulk_writes() -> Iterator[None]:
-    """On SQLite, settings for a long run of large writes, restored afterwards: a page cache
-    that holds the indexes the upserts walk (SQLite's default is 2 MiB, and inserts at random
-    places in the sid index then read from disk ever more often as the table grows), and a
-    checkpoint of the write-ahead log every 80 MiB rather than every 4 MiB, so that the index
-    pages every upsert rewrites are copied back into the database file less often."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    wanted = {"cache_size": -SQLITE_CACHE_KIB, "wal_autocheckpoint": SQLITE_CHECKPOINT_PAGES}
-    previous = {}
-    with connection.cursor() as cursor:
-        for name, value in wanted.items():
-            cursor.execute(f"PRAGMA {name}")
-            previous[name] = int(cursor.fetchone()[0])
-            cursor.execute(f"PRAGMA {name} = {value}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            for name, value in previous.items():
-                cursor.execute(f"PRAGMA {name} = {value}")
