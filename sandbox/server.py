@@ -20,11 +20,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 from xml.sax.saxutils import escape, quoteattr
 
+from sandbox.recordings import SandboxRecording, mp3_bytes, wav_bytes, wav_size
 from sandbox.store import (
     RECORDING_SID_RE,
     TRANSCRIPTION_SID_RE,
@@ -43,6 +44,11 @@ _ROUTE_RE = re.compile(
     r"(?:/Recordings/(?P<recording>[^/]+))?"
     r"/Transcriptions(?:/(?P<sid>[^/.]+))?(?P<ext>\.[^/.]*)?$"
 )
+_RECORDING_ROUTE_RE = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings"
+    r"(?:/(?P<sid>[^/.]+))?(?P<ext>\.[^/.]*)?$"
+)
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _XML_PROLOG = "<?xml version='1.0' encoding='UTF-8'?>"
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -128,6 +134,66 @@ def transcription_json(
     if overrides:
         wire.update(overrides)
     return wire
+
+
+def recording_json(recording: SandboxRecording) -> dict[str, object]:
+    """Twilio's Recording resource (api.v2010.account.recording), with its string types."""
+    base = f"/2010-04-01/Accounts/{recording.account_sid}/Recordings/{recording.sid}"
+    return {
+        "account_sid": recording.account_sid,
+        "api_version": "2010-04-01",
+        "call_sid": recording.call_sid,
+        "conference_sid": None,
+        "date_created": rfc2822(recording.date_created),
+        "date_updated": rfc2822(recording.date_updated),
+        "start_time": rfc2822(recording.start_time),
+        "duration": str(recording.duration),
+        "sid": recording.sid,
+        "price": None if recording.deleted else "-0.00250",
+        "price_unit": "USD",
+        "status": recording.status,
+        "channels": recording.channels,
+        "source": recording.source,
+        "error_code": None,
+        "uri": f"{base}.json",
+        "encryption_details": None,
+        "subresource_uris": {
+            "add_on_results": f"{base}/AddOnResults.json",
+            "transcriptions": f"{base}/Transcriptions.json",
+        },
+        "media_url": f"https://api.twilio.com{base}",
+    }
+
+
+def _day_or_instant(value: str, *, end: bool) -> datetime:
+    """A DateCreated filter's value: a day (YYYY-MM-DD, GMT) or an ISO 8601 instant. With
+    `end`, the first moment after it (the day's end, or the next second)."""
+    if len(value) == 10:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        return day + timedelta(days=1) if end else day
+    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant + timedelta(seconds=1) if end else instant
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """[start, end) asked for by a single `Range: bytes=…`; None for the whole file (no
+    header, or one this server does not take up, as RFC 9110 allows); False if unsatisfiable."""
+    match = _RANGE_RE.match(header.strip()) if header else None
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+        if last != "" and int(last) < start:
+            return None
+    if start >= size or start >= end:
+        return False
+    return start, end
 
 
 def _xml_text(value: object) -> str:
@@ -277,10 +343,17 @@ class SandboxServer:
             return self._error(500, 20500, "Internal Server Error", form)
         return None
 
-    def answer(self, method: str, target: str, authorization: str | None) -> _Answer:
+    def answer(
+        self, method: str, target: str, authorization: str | None, range_header: str | None = None
+    ) -> _Answer:
         """The answer to one request (faults applied), or the drop marker."""
         path, _, query_string = target.partition("?")
         path = unquote(path)
+        recording_match = _RECORDING_ROUTE_RE.match(path)
+        if recording_match is not None:
+            return self._recording_answer(
+                method, path, recording_match, query_string, authorization, range_header
+            )
         match = _ROUTE_RE.match(path)
         ext = (match.group("ext") or "") if match else ".json"
         # `.xml` and no extension give XML, as the 2010 API does; everything else JSON.
@@ -330,6 +403,145 @@ class SandboxServer:
         if form == "xml":
             return self._xml(200, f"<TwilioResponse>{transcription_xml(item)}</TwilioResponse>")
         return self._json(200, transcription_json(item, self.store.wire_overrides.get(sid)))
+
+    def _recording_answer(
+        self,
+        method: str,
+        path: str,
+        match: re.Match[str],
+        query_string: str,
+        authorization: str | None,
+        range_header: str | None,
+    ) -> _Answer:
+        """Recordings: the list (`.json`), one recording's metadata (`.json`: GET, DELETE),
+        and its media (no extension or `.wav`: WAV; `.mp3`: MP3), behind Basic auth as with
+        "enforce HTTP auth on media URLs"."""
+        fault = self._fault("json")
+        if fault is not None:
+            return fault
+        if not self._authenticated(authorization):
+            return self._error(
+                401,
+                20003,
+                "Authenticate",
+                "json",
+                detail=_AUTH_DETAIL,
+                headers=(("WWW-Authenticate", 'Basic realm="Twilio API"'),),
+            )
+        account, sid, ext = match.group("account", "sid")[0], match["sid"], match["ext"] or ""
+        query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        if account != self.account_sid:
+            return self._not_found(path, "json")
+        if sid is None:
+            if ext != ".json":
+                return self._not_found(path, "json")
+            if method != "GET":
+                return self._method_not_allowed("json", allow="GET")
+            return self._recording_list(path, query)
+        if not RECORDING_SID_RE.match(sid):
+            return self._not_found(path, "json")
+        recording = self.store.recordings.get(sid)
+        if ext == ".json":
+            if method not in ("GET", "DELETE"):
+                return self._method_not_allowed("json", allow="GET, DELETE")
+            soft_deleted = query.get("IncludeSoftDeleted", "").lower() == "true"
+            if recording is None or (recording.deleted and not soft_deleted):
+                return self._not_found(path, "json")
+            if method == "DELETE":
+                return (
+                    _Answer(204)
+                    if self.store.recordings.delete(sid)
+                    else self._not_found(path, "json")
+                )
+            return self._json(200, recording_json(recording))
+        if ext not in ("", ".wav", ".mp3"):
+            return self._not_found(path, "json")
+        if method not in ("GET", "HEAD"):
+            return self._method_not_allowed("json", allow="GET, HEAD")
+        if recording is None or recording.deleted:
+            return self._not_found(path, "json")
+        return self._media(recording, mp3=ext == ".mp3", range_header=range_header)
+
+    def _media(
+        self, recording: SandboxRecording, *, mp3: bool, range_header: str | None
+    ) -> _Answer:
+        if mp3:
+            whole = mp3_bytes(recording.sid, recording.duration)
+            size, content_type = len(whole), "audio/mpeg"
+        else:
+            size, content_type = wav_size(recording), "audio/x-wav"
+        wanted = _byte_range(range_header, size)
+        if wanted is False:
+            return _Answer(416, b"", None, (("Content-Range", f"bytes */{size}"),))
+        start, end = wanted if isinstance(wanted, tuple) else (0, size)
+        body = whole[start:end] if mp3 else wav_bytes(recording, start, end)
+        headers: tuple[tuple[str, str], ...] = (("Accept-Ranges", "bytes"),)
+        if wanted is None:
+            return _Answer(200, body, content_type, headers)
+        content_range = ("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        return _Answer(206, body, content_type, (*headers, content_range))
+
+    def _recording_list(self, path: str, query: dict[str, str]) -> _Answer:
+        try:
+            page_size = int(query.get("PageSize", DEFAULT_PAGE_SIZE))
+            page_number = int(query.get("Page", 0))
+            created_from = created_to = None
+            if query.get("DateCreated"):
+                created_from = _day_or_instant(query["DateCreated"], end=False)
+                created_to = _day_or_instant(query["DateCreated"], end=True)
+            if query.get("DateCreated>"):
+                created_from = _day_or_instant(query["DateCreated>"], end=False)
+            if query.get("DateCreated<"):
+                created_to = _day_or_instant(query["DateCreated<"], end=True)
+        except ValueError:
+            return self._error(400, 20001, "Invalid PageSize, Page or DateCreated", "json")
+        if not 1 <= page_size <= MAX_PAGE_SIZE or page_number < 0:
+            return self._error(
+                400, 20001, f"PageSize must be between 1 and {MAX_PAGE_SIZE}", "json"
+            )
+        token = query.get("PageToken")
+        token_match = re.match(r"^PA(RE[0-9a-fA-F]{32})$", token) if token else None
+        if token is not None and token_match is None:
+            return self._error(400, 21481, "Invalid PageToken", "json")
+        if token is None and page_number > 0 and self.strict_paging:
+            return self._error(400, 20001, "PageToken is required for paging.", "json")
+        try:
+            items, has_next = self.store.recordings.listed(
+                size=page_size,
+                after=token_match.group(1) if token_match else None,
+                offset=0 if token_match else page_number * page_size,
+                created_from=created_from,
+                created_to=created_to,
+                call_sid=query.get("CallSid") or None,
+                include_deleted=query.get("IncludeSoftDeleted", "").lower() == "true",
+            )
+        except LookupError:
+            return self._error(400, 21481, "Invalid PageToken", "json")
+        kept = "&".join(
+            f"{quote(k, safe='<>')}={quote(v)}"
+            for k, v in query.items()
+            if k not in ("PageSize", "Page", "PageToken")
+        )
+        base = f"{path}?PageSize={page_size}" + (f"&{kept}" if kept else "")
+        uri = f"{base}&Page={page_number}" + (f"&PageToken={token}" if token else "")
+        next_page_uri = (
+            f"{base}&Page={page_number + 1}&PageToken=PA{items[-1].sid}" if has_next else None
+        )
+        start = page_number * page_size
+        return self._json(
+            200,
+            {
+                "end": start + len(items) - 1 if items else 0,
+                "first_page_uri": f"{base}&Page=0",
+                "next_page_uri": next_page_uri,
+                "page": page_number,
+                "page_size": page_size,
+                "previous_page_uri": None,
+                "start": start,
+                "recordings": [recording_json(r) for r in items],
+                "uri": uri,
+            },
+        )
 
     def _list(self, path: str, recording_sid: str | None, query_string: str, form: str) -> _Answer:
         query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
@@ -537,7 +749,12 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.request_log.append((self.command, self.path.partition("?")[0]))
             while sandbox.faults.hang and not sandbox._stopping.is_set():
                 time.sleep(0.02)
-            answer = sandbox.answer(self.command, self.path, self.headers.get("Authorization"))
+            answer = sandbox.answer(
+                self.command,
+                self.path,
+                self.headers.get("Authorization"),
+                self.headers.get("Range"),
+            )
             latency = sandbox.faults.latency_ms
             if latency > 0:
                 time.sleep(latency / 1000)

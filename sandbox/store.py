@@ -20,6 +20,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
 from .personal_data import card_digits, near_miss_line, personal_line
+from .recordings import RecordingBook
 
 STATUSES = ("in-progress", "completed", "failed")
 TRANSCRIPTION_SID_RE = re.compile(r"^TR[0-9a-fA-F]{32}$")
@@ -119,6 +120,8 @@ class TranscriptionStore:
         self._keys: list[SortKey] = []
         self._by_recording: dict[str, list[SortKey]] = {}
         self._gone_keys: dict[str, SortKey] = {}
+        # The recordings the transcriptions name, kept when they go.
+        self.recordings = RecordingBook(account_sid=account_sid)
         # Fault injection: wire values that replace an item's own in every answer (see `odd`).
         self.wire_overrides: dict[str, dict[str, object]] = {}
 
@@ -298,6 +301,7 @@ class TranscriptionStore:
             self._items.clear()
             self._keys.clear()
             self._by_recording.clear()
+            self.recordings.clear()
 
     def seed(self, *, count: int, seed: int = 0, now: datetime | None = None) -> None:
         """Add `count` items that look like a support line's transcriptions. The same seed gives
@@ -366,6 +370,9 @@ class TranscriptionStore:
         insort(self._keys, key)
         if item.recording_sid is not None:
             insort(self._by_recording.setdefault(item.recording_sid, []), key)
+            self.recordings.note(
+                item.recording_sid, transcribed_at=item.date_created, duration=item.duration
+            )
         self._gone_keys.pop(item.sid, None)
 
     def _remove(self, item: SandboxTranscription) -> None:
@@ -388,6 +395,11 @@ class TranscriptionStore:
             if recording_sid is not None:
                 by_recording.setdefault(recording_sid, []).append(key)
         self._by_recording = by_recording
+        self.recordings.note_many(
+            (item.recording_sid, item.date_created, item.duration)
+            for item in self._items.values()
+            if item.recording_sid is not None
+        )
 
 
 # -- seeding ------------------------------------------------------------------------------------
@@ -570,6 +582,7 @@ def _seeded_items(
 ) -> Iterable[SandboxTranscription]:
     span = (SEED_DAYS - 1) * 86400
     recent_recordings: list[tuple[str, int]] = []
+    durations: dict[str, int] = {}  # a recording's transcriptions share its length
     for _ in range(count):
         sid = f"TR{rng.getrandbits(128):032x}"
         roll = rng.random()
@@ -583,8 +596,9 @@ def _seeded_items(
             recording_sid = f"RE{rng.getrandbits(128):032x}"
             recent_recordings.append((recording_sid, offset))
             if len(recent_recordings) > 20:
-                recent_recordings.pop(0)
+                durations.pop(recent_recordings.pop(0)[0], None)
         duration = rng.randrange(1, 121)  # Twilio transcribes recordings of up to 2 minutes.
+        duration = durations.setdefault(recording_sid, duration)
         if status == "completed":
             text_roll = rng.random()
             if text_roll < 0.05:
