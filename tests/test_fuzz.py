@@ -146,6 +146,9 @@ headers = st.fixed_dictionaries(
         "HTTP_HX_TRIGGER_NAME": texts,
         "HTTP_HX_HISTORY_RESTORE_REQUEST": st.sampled_from(["true", "false"]),
         "HTTP_HX_BOOSTED": st.sampled_from(["true"]),
+        # What a player sends for audio, and what it should not.
+        "HTTP_RANGE": st.sampled_from(["bytes=0-", "bytes=100-199", "bytes=-50", "bytes=9999999-"])
+        | texts,
     },
 )
 
@@ -226,6 +229,9 @@ VIEWS: list[tuple[str, str, list[str]]] = [
     ("POST", "/t/{sid}/refresh/", []),
     ("POST", "/t/{sid}/reveal/", []),
     ("POST", "/mentions/", ["mentions"]),
+    ("POST", "/t/{sid}/listen/", []),
+    ("GET", "/t/{sid}/audio/{token}.mp3", []),
+    ("GET", "/t/{sid}/audio/{token}.wav", []),
     ("GET", "/personal-data/", []),
     ("POST", "/personal-data/", ["every_row"]),
     ("GET", "/personal-data/progress/", []),
@@ -265,7 +271,11 @@ def superuser_client(client, django_user_model, twilio, make_transcription):
     from transcriptions import bulk_deletion
 
     bulk = bulk_deletion.bulk_deletion_start(actor=user, sids=[rows[0].sid], reason="fuzz")
-    client.fuzz_targets = {"sid": rows[1].sid, "pk": bulk.pk}
+    from transcriptions.listening import listening_start
+
+    token = listening_start(transcription=rows[1], user=user).token
+    assert token, "the audio views are fuzzed with a real listening session"
+    client.fuzz_targets = {"sid": rows[1].sid, "pk": bulk.pk, "token": token}
     # A server error is an answer to assert on (with the input that caused it), not a raise.
     client.raise_request_exception = False
     return client
@@ -287,7 +297,7 @@ def test_no_input_gives_a_server_error(superuser_client, caplog, method, path, n
     )
     @given(data=params(names), extra=headers, sid=known | known | sids)
     def check(data, extra, sid):
-        url = path.format(sid=sid, pk=targets["pk"])
+        url = path.format(sid=sid, pk=targets["pk"], token=targets["token"])
         send = superuser_client.get if method == "GET" else superuser_client.post
         caplog.clear()
         response = send(url, data, **extra)

@@ -269,6 +269,7 @@ class AuditEvent(models.Model):
         REVEALED = "revealed", "Revealed personal data"
         BULK_DELETION = "bulk_deletion", "Bulk deletion"
         PERSONAL_DATA_SCAN = "personal_data_scan", "Scanned for personal data"
+        LISTENED = "listened", "Listened to the recording"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(

@@ -293,7 +293,29 @@ class TwilioClient:
         `may_have_arrived` set, and the delete was most likely this call's own."""
         self._send("DELETE", self._instance_url(sid, ".json"))
 
+    # Recordings
+
+    def fetch_recording_status(self, sid: str) -> str:
+        """The recording's status at Twilio (`completed`, `deleted`, …), deleted ones included;
+        TwilioNotFound when Twilio has no such recording."""
+        url = self._recording_url(sid, ".json") + "?IncludeSoftDeleted=true"
+        return str(self._get_json(url).get("status") or "")
+
+    def recording_media(
+        self, sid: str, *, extension: str, byte_range: str = ""
+    ) -> requests.Response:
+        """The recording's audio (`.mp3` or `.wav`), streamed: the caller reads and closes it.
+        `byte_range` is passed on as the `Range` header; Twilio answers 200 or 206."""
+        headers = {"Range": byte_range} if byte_range else {}
+        return self._send("GET", self._recording_url(sid, extension), headers=headers, stream=True)
+
     # Plumbing
+
+    def _recording_url(self, sid: str, extension: str) -> str:
+        return (
+            f"{self._base_url}/{API_VERSION}/Accounts/{self._quoted_account}"
+            f"/Recordings/{_quote_sid(sid)}{extension}"
+        )
 
     @property
     def _quoted_account(self) -> str:
@@ -351,10 +373,12 @@ class TwilioClient:
             raise TwilioError(response.status_code, None, "Twilio answered with unexpected JSON")
         return body
 
-    def _send(self, method: str, url: str) -> requests.Response:
+    def _send(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, stream: bool = False
+    ) -> requests.Response:
         """One logical request: up to `max_attempts` tries (see `_Retry`). Returns a 2xx
         response; raises TwilioError otherwise."""
-        headers = {"User-Agent": USER_AGENT, "Accept-Charset": "utf-8"}
+        headers = {"User-Agent": USER_AGENT, "Accept-Charset": "utf-8", **(headers or {})}
         if url.endswith(".json") or ".json?" in url:
             headers["Accept"] = "application/json"
         timeout = self._timeout
@@ -373,6 +397,7 @@ class TwilioClient:
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
+                stream=stream,
             )
         except requests.RequestException as exc:
             # Retries used up: requests wraps urllib3's MaxRetryError around the last failure.
@@ -394,6 +419,7 @@ class TwilioClient:
         if 200 <= response.status_code < 300:
             return response
         error = error_from_response(response)
+        response.close()
         retries = getattr(response.raw, "retries", None)
         tries = len(retries.history) + 1 if retries is not None else 1
         if retries is not None:

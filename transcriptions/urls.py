@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import bulk, callbacks, pages, personal_data, sync, table, transcription
+from .views import bulk, callbacks, pages, personal_data, recording, sync, table, transcription
 
 app_name = "transcriptions"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("t/<str:sid>/delete/", transcription.transcription_delete, name="delete"),
     path("t/<str:sid>/refresh/", transcription.transcription_refresh, name="refresh"),
     path("t/<str:sid>/reveal/", transcription.transcription_reveal, name="reveal"),
+    path("t/<str:sid>/listen/", recording.transcription_listen, name="listen"),
+    path("t/<str:sid>/audio/<str:token>.<str:fmt>", recording.transcription_audio, name="audio"),
     path("bulk/", bulk.bulk_deletion_list, name="bulk-list"),
     path("bulk/new/", bulk.bulk_deletion_confirm, name="bulk-confirm"),
     path("bulk/<int:pk>/", bulk.bulk_deletion_detail, name="bulk-detail"),
