@@ -11,29 +11,24 @@ a repr: the auth pair lives only in a private attribute handed to `requests` per
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
     NewConnectionError,
-    ReadTimeoutError,
     ResponseError,
 )
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
+from .twilio_retry import TwilioRetry, network_failure_text
 from .twilio_wire import (
     SetAside,
     TranscriptionPage,
@@ -72,78 +67,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 # With a budget, a try is not started with less time than this left.
 MIN_TRY_SECONDS = 0.5
-
-
-def _describe_network_failure(exc: BaseException | None) -> str:
-    if isinstance(exc, ConnectTimeoutError):
-        return "connect timed out"
-    if isinstance(exc, ReadTimeoutError):
-        return "read timed out"
-    if isinstance(exc, ResponseError):
-        return str(exc)
-    return "connection failed or was dropped"
-
-
-class _Retry(Retry):
-    """urllib3's Retry, which decides what is retried and counts the tries, waiting with full
-    jitter (a random wait within a doubling window) rather than a fixed ladder, so that many
-    workers backing off from one rate limit do not come back together; and logging each retry
-    by method and path (never credentials, never a body)."""
-
-    # A monotonic time by which the whole call must be over, and the longest one try can
-    # take: a retry is made only if a whole try still fits before the deadline.
-    deadline: float | None = None
-    try_seconds: float = 0.0
-
-    def new(self, **kw: Any) -> _Retry:
-        retry = super().new(**kw)
-        retry.deadline, retry.try_seconds = self.deadline, self.try_seconds
-        return retry
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.deadline is not None and time.monotonic() + self.try_seconds > self.deadline:
-            # No time left for another whole try: give up now, as when the tries run out.
-            if error is None and response is not None:
-                error = ResponseError(f"answered {response.status} each try")
-            raise MaxRetryError(_pool, url, error)  # type: ignore[arg-type]
-        return retry
-
-    def get_backoff_time(self) -> float:
-        window = min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1))
-        return random.uniform(0, window)
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        retry_after = self.get_retry_after(response) if response is not None else None
-        if retry_after is not None:
-            delay = min(retry_after, self.backoff_max)
-        else:
-            delay = self.get_backoff_time()
-        last = self.history[-1]
-        what = (
-            f"answered {last.status}"
-            if last.status
-            else f"failed ({_describe_network_failure(last.error)})"
-        )
-        tries = len(self.history) + (self.total if isinstance(self.total, int) else 0) + 1
-        logger.warning(
-            "Twilio %s %s %s; try %d of %d, retrying in %.2fs",
-            last.method,
-            last.url,
-            what,
-            len(self.history),
-            tries,
-            delay,
-        )
-        time.sleep(delay)
 
 
 class TwilioClient:
@@ -195,7 +118,7 @@ class TwilioClient:
         self._deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
-        retry = _Retry(
+        retry = TwilioRetry(
             total=max_attempts - 1,
             allowed_methods=frozenset({"GET", "DELETE"}),
             status_forcelist=RETRY_STATUSES,
@@ -301,6 +224,10 @@ class TwilioClient:
         url = self._recording_url(sid, ".json") + "?IncludeSoftDeleted=true"
         return str(self._get_json(url).get("status") or "")
 
+    def delete_recording(self, sid: str) -> None:
+        """DELETE the recording's audio at Twilio (204); TwilioNotFound on 404, as for text."""
+        self._send("DELETE", self._recording_url(sid, ".json"))
+
     def recording_media(
         self, sid: str, *, extension: str, byte_range: str = ""
     ) -> requests.Response:
@@ -376,7 +303,7 @@ class TwilioClient:
     def _send(
         self, method: str, url: str, *, headers: dict[str, str] | None = None, stream: bool = False
     ) -> requests.Response:
-        """One logical request: up to `max_attempts` tries (see `_Retry`). Returns a 2xx
+        """One logical request: up to `max_attempts` tries (see `TwilioRetry`). Returns a 2xx
         response; raises TwilioError otherwise."""
         headers = {"User-Agent": USER_AGENT, "Accept-Charset": "utf-8", **(headers or {})}
         if url.endswith(".json") or ".json?" in url:
@@ -409,7 +336,7 @@ class TwilioClient:
                 None,
                 None,
                 f"Twilio could not be reached at {urlsplit(url).netloc}: "
-                f"{_describe_network_failure(reason)} "
+                f"{network_failure_text(reason)} "
                 f"(gave up after {'1 try' if tries == 1 else f'{tries} tries'})",
                 # Only a failure to connect says the request never left.
                 may_have_arrived=not isinstance(
