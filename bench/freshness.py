@@ -68,7 +68,7 @@ USERNAME = "bench-fresh"
 CALLBACK_PATH = "/twilio/transcription-callback/"
 CHROMIUM = "/usr/bin/chromium"
 TARGET_UNCHANGED_PAGES = 2
-PAGES_LINE = re.compile(r"(\d+) pages? read")
+PAGES_LINE = re.compile(r"([\d,]+) pages? read")
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -121,10 +121,10 @@ def sync(*args: str, database_url: str, server: SandboxServer) -> tuple[float, s
 
 
 def pages_in(line: str) -> int:
-    match = PAGES_LINE.search(line) or re.search(r"in (\d+) pages?", line)
+    match = PAGES_LINE.search(line) or re.search(r"in ([\d,]+) pages?", line)
     if not match:
         raise SystemExit(f"no page count in: {line}")
-    return int(match.group(1))
+    return int(match.group(1).replace(",", ""))
 
 
 @contextmanager

@@ -270,6 +270,9 @@ class AuditEvent(models.Model):
         BULK_DELETION = "bulk_deletion", "Bulk deletion"
         PERSONAL_DATA_SCAN = "personal_data_scan", "Scanned for personal data"
         LISTENED = "listened", "Listened to the recording"
+        RECORDING_DELETED = "recording_deleted", "Deleted the recording"
+        RECORDING_DELETE_FAILED = "recording_delete_failed", "Recording delete failed"
+        VERIFIED = "verified", "Verified gone at Twilio"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -342,6 +345,11 @@ class BulkDeletion(models.Model):
     already_gone_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
+    # "Also delete the call recording": each item's recording, once all of the job's
+    # transcriptions of that recording are gone.
+    with_recordings = models.BooleanField(default=False)
+    # The verification pass after the job: when it ended (None: not run, or not finished).
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -381,6 +389,35 @@ class BulkDeletionItem(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True, default="")
+
+    class RecordingState(models.TextChoices):
+        NOT_ASKED = "", "Not asked"
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "In progress"
+        DELETED = "deleted", "Deleted"
+        ALREADY_GONE = "already_gone", "Already gone"
+        FAILED = "failed", "Failed"
+        # A transcription of the same recording in this job could not be deleted.
+        KEPT = "kept", "Kept"
+
+    recording_state = models.CharField(
+        max_length=16, choices=RecordingState.choices, blank=True, default=""
+    )
+    recording_error = models.CharField(max_length=255, blank=True, default="")
+    recording_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Verified(models.TextChoices):
+        NOT_YET = "", "Not verified"
+        GONE = "gone", "Gone"
+        STILL_THERE = "still_there", "Still there"
+        UNKNOWN = "unknown", "Could not be asked"
+
+    # What Twilio answered when asked afterwards, for the transcription and its recording.
+    verified = models.CharField(max_length=16, choices=Verified.choices, blank=True, default="")
+    recording_verified = models.CharField(
+        max_length=16, choices=Verified.choices, blank=True, default=""
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -15,11 +15,11 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from ..deletion import DeleteOutcomeUnknown, DeleteUnderWay, transcription_forget_gone
-from ..deletion import transcription_delete as delete_at_twilio
 from ..models import Transcription
 from ..personal_data import Kind, kinds_of
 from ..preview import RECORDING_OTHERS_LIMIT, preview_text_load, recording_others
 from ..preview import transcription_cached as cached
+from ..recording_deletion import transcription_erase
 from ..sids import is_transcription_sid
 from ..sync import transcription_refresh as refresh_from_twilio
 from ..twilio_client import TwilioError, TwilioNotFound
@@ -169,7 +169,11 @@ def _delete_confirmation(request: HtmxHttpRequest, sid: str) -> HttpResponse:
     transcription = cached(sid)
     if transcription is None:
         return not_found(request, sid)
-    context = {"transcription": transcription, "cancel_url": reverse("transcriptions:list")}
+    context = {
+        "transcription": transcription,
+        "cancel_url": reverse("transcriptions:list"),
+        "recording_others": len(recording_others(transcription)),
+    }
     return page_or_fragment(request, CONFIRM_DELETE, context, fragment="confirm")
 
 
@@ -189,7 +193,10 @@ def transcription_delete(request: HtmxHttpRequest, sid: str) -> HttpResponse:
             return _deleted_response(request, sid=sid, text=f"{sid} was already removed.")
         return not_found(request, sid)
     try:
-        outcome = delete_at_twilio(transcription=transcription, actor=request.user)
+        asked = request.POST.get("with_recording") == "on"
+        outcome = transcription_erase(
+            transcription=transcription, actor=request.user, with_recording=asked
+        )
     except DeleteUnderWay as exc:
         if request.htmx and cached(sid) is None:
             return _deleted_response(request, sid=sid, text=str(exc))
