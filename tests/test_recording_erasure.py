@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.conftest import HTMX
-from transcriptions.models import AuditEvent, Transcription
+from tests.conftest import ACCOUNT_SID, HTMX
+from transcriptions.models import AuditEvent, BulkDeletion, BulkDeletionItem, Transcription
 from transcriptions.sync import transcriptions_sync
 
 
@@ -85,3 +85,123 @@ def test_twilio_failing_on_the_recording_keeps_the_text_deleted_and_says_so(
     failed = AuditEvent.objects.get(action=AuditEvent.Action.RECORDING_DELETE_FAILED)
     assert failed.recording_sid == recorded.recording_sid and "500" in failed.outcome
     assert AuditEvent.objects.filter(action=AuditEvent.Action.DELETED).count() == 1
+
+
+# Bulk deletions with their recordings, and the verification pass
+
+
+def cached_items(twilio, make_transcription, recording_sids: list[str]) -> list:
+    items = []
+    for recording_sid in recording_sids:
+        item = twilio.store.add(recording_sid=recording_sid, transcription_text="to erase")
+        make_transcription(sid=item.sid, recording_sid=recording_sid, transcription_text="x")
+        items.append(item)
+    return items
+
+
+def failing(twilio, monkeypatch, path_part: str) -> None:
+    """The sandbox answers 500 to every DELETE whose path holds `path_part`."""
+    real = twilio.answer
+
+    def answer(method, target, authorization, range_header=None):
+        if method == "DELETE" and path_part in target:
+            return twilio._error(500, 20500, "Internal Server Error", "json")
+        return real(method, target, authorization, range_header)
+
+    monkeypatch.setattr(twilio, "answer", answer)
+
+
+def run(deleter, items, *, settings=None):
+    from transcriptions import bulk_deletion
+
+    bulk = bulk_deletion.bulk_deletion_start(
+        actor=deleter, sids=[i.sid for i in items], reason="erasure request", with_recordings=True
+    )
+    return bulk_deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk, concurrency=2)
+
+
+R1, R2 = "RE" + "1" * 32, "RE" + "2" * 32
+
+
+def test_a_bulk_deletion_erases_each_recording_once_after_its_transcriptions(
+    deleter, twilio, make_transcription
+):
+    items = cached_items(twilio, make_transcription, [R1, R1, R2])
+    bulk = run(deleter, items)
+    assert bulk.state == BulkDeletion.State.COMPLETED
+    log = [(m, p) for m, p in twilio.request_log if m == "DELETE"]
+    assert [p for _, p in log].count(
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{R1}.json"
+    ) == 1
+    last_text = max(i for i, (_, p) in enumerate(log) if "/Transcriptions/" in p)
+    first_audio = min(i for i, (_, p) in enumerate(log) if "/Recordings/" in p)
+    assert first_audio > last_text
+    assert (
+        twilio.store.recordings.get(R1).status
+        == twilio.store.recordings.get(R2).status
+        == "deleted"
+    )
+    rows = BulkDeletionItem.objects.filter(bulk_deletion=bulk)
+    assert set(rows.values_list("recording_state", flat=True)) == {"deleted"}
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.RECORDING_DELETED)
+    assert sorted(events.values_list("transcription_sid", flat=True)) == sorted(
+        i.sid for i in items
+    )
+    assert bulk.verified_at is not None
+    assert set(rows.values_list("verified", "recording_verified")) == {("gone", "gone")}
+
+
+def test_a_recording_whose_transcription_could_not_be_deleted_is_kept(
+    deleter, twilio, make_transcription, monkeypatch, settings
+):
+    settings.TWILIO_MAX_ATTEMPTS = 1
+    monkeypatch.setattr("transcriptions.bulk_deletion.worker.ITEM_ROUNDS", 1)
+    items = cached_items(twilio, make_transcription, [R1, R1, R2])
+    failing(twilio, monkeypatch, items[0].sid)
+    bulk = run(deleter, items)
+    assert bulk.state == BulkDeletion.State.COMPLETED_WITH_FAILURES
+    states = dict(
+        BulkDeletionItem.objects.filter(bulk_deletion=bulk).values_list("sid", "recording_state")
+    )
+    assert states == {items[0].sid: "kept", items[1].sid: "kept", items[2].sid: "deleted"}
+    assert twilio.store.recordings.get(R1).status == "completed"
+    assert twilio.store.get(items[0].sid) is not None  # its text is kept too
+
+
+def test_twilio_failing_on_a_recording_keeps_each_outcome(
+    deleter, twilio, make_transcription, monkeypatch, settings
+):
+    settings.TWILIO_MAX_ATTEMPTS = 1
+    items = cached_items(twilio, make_transcription, [R1, R2])
+    failing(twilio, monkeypatch, R2)
+    bulk = run(deleter, items)
+    assert bulk.state == BulkDeletion.State.COMPLETED_WITH_FAILURES
+    rows = {r.sid: r for r in BulkDeletionItem.objects.filter(bulk_deletion=bulk)}
+    assert rows[items[0].sid].state == rows[items[1].sid].state == "deleted"
+    assert rows[items[0].sid].recording_state == "deleted"
+    assert rows[items[1].sid].recording_state == "failed"
+    assert "500" in rows[items[1].sid].recording_error
+    failed = AuditEvent.objects.get(action=AuditEvent.Action.RECORDING_DELETE_FAILED)
+    assert failed.transcription_sid == items[1].sid and failed.recording_sid == R2
+
+
+def test_the_verification_pass_catches_an_item_that_came_back(
+    deleter, twilio, make_transcription, monkeypatch
+):
+    items = cached_items(twilio, make_transcription, [R1, R2])
+    back = items[0]
+    real = twilio.answer
+
+    def answer(method, target, authorization, range_header=None):
+        answered = real(method, target, authorization, range_header)
+        if method == "DELETE" and back.sid in target:
+            # Deleted, and there again (a restore at Twilio, a replica behind).
+            twilio.store.add(sid=back.sid, recording_sid=R1, transcription_text="back")
+        return answered
+
+    monkeypatch.setattr(twilio, "answer", answer)
+    bulk = run(deleter, items)
+    verified = dict(
+        BulkDeletionItem.objects.filter(bulk_deletion=bulk).values_list("sid", "verified")
+    )
+    assert verified == {back.sid: "still_there", items[1].sid: "gone"}

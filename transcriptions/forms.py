@@ -346,6 +346,10 @@ class BulkConfirmForm(forms.Form):
     def reason_text(self) -> str:
         return " ".join(self.data.get("reason", "").split())
 
+    def with_recordings(self) -> bool:
+        """ "Also delete the call recordings" was ticked."""
+        return self.data.get("with_recordings") == "on"
+
     def errors_for(self, *, count: int, needs_typed_count: bool) -> list[str]:
         """What stops the deletion of `count` items, in words (empty when nothing does)."""
         errors = []

@@ -138,6 +138,7 @@ def bulk_deletion_start(
     reason: str,
     filter_params: dict | None = None,
     retry_of: BulkDeletion | None = None,
+    with_recordings: bool = False,
 ) -> BulkDeletion:
     """Record a bulk deletion of exactly `sids` (order kept, duplicates dropped) with its
     reason and filter, for a background job to delete at Twilio (`tasks.bulk_deletion_enqueue`).
@@ -172,10 +173,17 @@ def bulk_deletion_start(
             state=BulkDeletion.State.QUEUED,
             heartbeat_at=now,
             total_count=len(unique),
+            with_recordings=with_recordings,
         )
+        asked = BulkDeletionItem.RecordingState.PENDING if with_recordings else ""
         BulkDeletionItem.objects.bulk_create(
             [
-                BulkDeletionItem(bulk_deletion=bulk, sid=sid, recording_sid=recordings.get(sid, ""))
+                BulkDeletionItem(
+                    bulk_deletion=bulk,
+                    sid=sid,
+                    recording_sid=recordings.get(sid, ""),
+                    recording_state=asked if recordings.get(sid) else "",
+                )
                 for sid in unique
             ],
             batch_size=1000,
@@ -211,6 +219,7 @@ def bulk_deletion_retry_failed(*, bulk_deletion: BulkDeletion, actor: Actor) -> 
         reason=f"Retry of #{bulk_deletion.pk}: {bulk_deletion.reason}",
         filter_params=bulk_deletion.filter_params,
         retry_of=bulk_deletion,
+        with_recordings=bulk_deletion.with_recordings,
     )
 
 

@@ -27,7 +27,9 @@ from ..twilio_client import (
     TwilioNotConfigured,
     get_client,
 )
+from .recordings import recordings_erase
 from .records import counter_fields, item_counts, stale_cutoff
+from .verification import items_verify
 
 # How often a running worker refreshes its heartbeat and its claims, and checks for a cancel.
 HEARTBEAT_SECONDS = 1.0
@@ -223,12 +225,52 @@ class _BulkRun:
             )
         return BulkDeletion.objects.values_list("state", flat=True).get(pk=self.bulk.pk)
 
+    def _recordings(self) -> None:
+        """Once no transcription of the job is left to delete, and no other worker is at
+        work on it: its recordings, when the job asked for them (not after a cancel)."""
+        if not self.bulk.with_recordings:
+            return
+        item_state = BulkDeletionItem.State
+        if self._items().filter(state__in=(item_state.PENDING, item_state.CLAIMED)).exists():
+            return
+        if not BulkDeletion.objects.filter(
+            pk=self.bulk.pk, state=BulkDeletion.State.RUNNING
+        ).exists():
+            return
+        recordings_erase(
+            items=self._items(),
+            client_factory=self.client_factory,
+            concurrency=self.concurrency,
+            actor=self.actor,
+            note=self.note,
+            batch=bulk_batch(self.bulk.pk),
+        )
+
+    def _verify(self) -> None:
+        """Once nothing of the job is in a worker's hands (and nothing left to do, unless it
+        was cancelled): ask Twilio again about every item it deleted, and keep the answers."""
+        item_state = BulkDeletionItem.State
+        if self._items().filter(state=item_state.CLAIMED).exists():
+            return
+        state = BulkDeletion.objects.values_list("state", flat=True).get(pk=self.bulk.pk)
+        pending = self._items().filter(state=item_state.PENDING).exists()
+        if state not in BulkDeletion.ACTIVE_STATES or (
+            pending and state == BulkDeletion.State.RUNNING
+        ):
+            return
+        items_verify(
+            items=self._items(), client_factory=self.client_factory, concurrency=self.concurrency
+        )
+
     def _finish(self) -> None:
         """After this worker's last outcome: mark the job finished, unless another live
         worker still holds some of its items (that worker finishes it)."""
+        self._recordings()
+        self._verify()
         now = timezone.now()
         states = BulkDeletion.State
         item_state = BulkDeletionItem.State
+        recording_failed = BulkDeletionItem.RecordingState.FAILED
         with transaction.atomic():
             counts = item_counts(self.bulk.pk)
             fields = counter_fields(counts)
@@ -240,17 +282,20 @@ class _BulkRun:
                 rows.update(heartbeat_at=now, **fields)
                 return
             if counts[item_state.PENDING] == 0 and counts[item_state.CLAIMED] == 0:
-                final = (
-                    states.COMPLETED_WITH_FAILURES
-                    if counts[item_state.FAILED]
-                    else states.COMPLETED
+                failures = counts[item_state.FAILED] or (
+                    self._items().filter(recording_state=recording_failed).exists()
                 )
+                final = states.COMPLETED_WITH_FAILURES if failures else states.COMPLETED
                 rows.filter(state__in=(states.RUNNING, states.CANCELLING)).update(
-                    state=final, finished_at=now, heartbeat_at=now, **fields
+                    state=final, finished_at=now, heartbeat_at=now, verified_at=now, **fields
                 )
             else:
                 rows.filter(state=states.CANCELLING).update(
-                    state=states.CANCELLED, finished_at=now, heartbeat_at=now, **fields
+                    state=states.CANCELLED,
+                    finished_at=now,
+                    heartbeat_at=now,
+                    verified_at=now,
+                    **fields,
                 )
                 rows.filter(state=states.RUNNING).update(heartbeat_at=now, **fields)
 

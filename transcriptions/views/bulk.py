@@ -61,8 +61,26 @@ def _confirm_response(
         "twilio_problem": twilio_not_configured_text(),
         "typed_above": bulk_deletion.TYPED_CONFIRM_ABOVE,
         "cancel_url": reverse("transcriptions:list"),
+        "with_recordings": request.POST.get("with_recordings") == "on",
     }
     return page_or_fragment(request, CONFIRM, context, fragment="confirm", status=status)
+
+
+def _start(
+    request: HtmxHttpRequest, *, target: BulkTarget, form: BulkConfirmForm
+) -> tuple[BulkDeletion | None, list[str]]:
+    """Record the bulk deletion; or why not, in words."""
+    try:
+        bulk = bulk_deletion.bulk_deletion_start(
+            actor=request.user,
+            sids=target.sids or [],
+            reason=form.reason_text(),
+            filter_params=target.filter_params,
+            with_recordings=form.with_recordings(),
+        )
+    except (TwilioError, BulkDeletionRefused) as exc:
+        return None, [f"{exc} Nothing deleted."]
+    return bulk, []
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,17 +100,7 @@ def bulk_deletion_confirm(request: HtmxHttpRequest) -> HttpResponse:
     problem = twilio_not_configured_text()
     errors = [f"{problem} Nothing deleted."] if problem else []
     errors += form.errors_for(count=target.count, needs_typed_count=target.needs_typed_count)
-    bulk = None
-    if not errors:
-        try:
-            bulk = bulk_deletion.bulk_deletion_start(
-                actor=request.user,
-                sids=target.sids or [],
-                reason=reason,
-                filter_params=target.filter_params,
-            )
-        except (TwilioError, BulkDeletionRefused) as exc:
-            errors = [f"{exc} Nothing deleted."]
+    bulk, errors = _start(request, target=target, form=form) if not errors else (None, errors)
     if bulk is None:
         return _confirm_response(request, target=target, errors=errors, reason=reason, status=400)
     tasks.bulk_deletion_enqueue(bulk)
