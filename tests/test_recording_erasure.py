@@ -205,3 +205,52 @@ def test_the_verification_pass_catches_an_item_that_came_back(
         BulkDeletionItem.objects.filter(bulk_deletion=bulk).values_list("sid", "verified")
     )
     assert verified == {back.sid: "still_there", items[1].sid: "gone"}
+
+
+def test_the_bulk_page_shows_the_proof_and_the_erasure_record_holds_no_text(
+    client, deleter, privacy_officer, twilio, make_transcription
+):
+    items = cached_items(twilio, make_transcription, [R1, R1, R2])
+    bulk = run(privacy_officer, items)
+    client.force_login(privacy_officer)
+    page = client.get(reverse("transcriptions:bulk-detail", args=[bulk.pk])).content.decode()
+    assert "Verified gone at Twilio: <strong>3 of 3</strong>" in page
+    assert "Recordings: 3 deleted" in page and "Erasure record" in page
+    record = client.get(reverse("transcriptions:bulk-erasure", args=[bulk.pk])).content.decode()
+    assert all(i.sid in record for i in items) and "erasure request" in record
+    response = client.get(reverse("transcriptions:bulk-erasure-csv", args=[bulk.pk]))
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("bulk_deletion,asked_by,reason,filter,transcription_sid")
+    assert len(lines) == 4 and all("to erase" not in line for line in lines)
+    first = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    assert (first["recording_sid"], first["recording_outcome"]) == (R1, "Deleted")
+    assert (first["outcome"], first["verified"], first["recording_verified"]) == (
+        "Deleted",
+        "Gone",
+        "Gone",
+    )
+
+    client.force_login(deleter)
+    assert client.get(reverse("transcriptions:bulk-erasure", args=[bulk.pk])).status_code == 403
+    page = client.get(reverse("transcriptions:bulk-detail", args=[bulk.pk])).content.decode()
+    assert "Erasure record" not in page
+
+
+def test_the_bulk_page_lists_an_item_that_came_back(
+    client, privacy_officer, twilio, make_transcription, monkeypatch
+):
+    items = cached_items(twilio, make_transcription, [R1, R2])
+    real = twilio.answer
+
+    def answer(method, target, authorization, range_header=None):
+        answered = real(method, target, authorization, range_header)
+        if method == "DELETE" and items[1].sid in target:
+            twilio.store.add(sid=items[1].sid, recording_sid=R2, transcription_text="back")
+        return answered
+
+    monkeypatch.setattr(twilio, "answer", answer)
+    bulk = run(privacy_officer, items)
+    client.force_login(privacy_officer)
+    page = client.get(reverse("transcriptions:bulk-detail", args=[bulk.pk])).content.decode()
+    assert "Verified gone at Twilio: <strong>1 of 2</strong>" in page
+    assert "Came back" in page and f'data-sid="{items[1].sid}"' in page

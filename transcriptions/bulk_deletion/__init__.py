@@ -4,6 +4,7 @@ deleting. Queueing the work is `tasks`' job."""
 
 from __future__ import annotations
 
+from .erasure import bulk_deletion_proof, erasure_csv_stream, erasure_items, filter_text
 from .records import (
     SAMPLE_SIZE,
     TYPED_CONFIRM_ABOVE,
@@ -37,6 +38,10 @@ __all__ = [
     "bulk_deletion_get",
     "bulk_deletion_list",
     "bulk_deletion_looks_stale",
+    "bulk_deletion_proof",
+    "erasure_csv_stream",
+    "erasure_items",
+    "filter_text",
     "bulk_deletion_progress",
     "bulk_deletion_retry_failed",
     "bulk_deletion_run",

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -31,6 +31,7 @@ from .htmx import (
 
 LIST_PAGE_SIZE = 50
 FAILED_SHOWN = 100
+ERASURE_PAGE_SIZE = 100
 CONFIRM = "transcriptions/bulkdeletion_confirm.html"
 DETAIL = "transcriptions/bulkdeletion_detail.html"
 
@@ -123,6 +124,7 @@ def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
         "failed_shown": FAILED_SHOWN,
         "time_left": duration_text(progress.seconds_left),
         "is_stale": bulk_deletion.bulk_deletion_looks_stale(bulk),
+        "proof": None if bulk.is_active else bulk_deletion.bulk_deletion_proof(bulk_deletion=bulk),
     }
 
 
@@ -194,3 +196,35 @@ def bulk_deletion_list(request: HtmxHttpRequest) -> HttpResponse:
         "transcriptions/bulkdeletion_list.html",
         {"page_obj": page_obj, "bulk_deletions": page_obj.object_list},
     )
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.view_auditevent", raise_exception=True)
+def bulk_deletion_erasure(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The erasure record of one bulk deletion: who asked, why, the filter, and for each SID
+    its outcome, its recording's, and Twilio's answer afterwards. No text."""
+    bulk = _bulk_or_404(pk)
+    paginator = Paginator(bulk_deletion.erasure_items(bulk), ERASURE_PAGE_SIZE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    context = {
+        "bulk": bulk,
+        "page_obj": page_obj,
+        "items": page_obj.object_list,
+        "chosen_by": bulk_deletion.filter_text(bulk),
+        "proof": None if bulk.is_active else bulk_deletion.bulk_deletion_proof(bulk_deletion=bulk),
+    }
+    return render(request, "transcriptions/bulkdeletion_erasure.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("transcriptions.view_auditevent", raise_exception=True)
+def bulk_deletion_erasure_export(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
+    """The erasure record as CSV, one line per SID (no text)."""
+    bulk = _bulk_or_404(pk)
+    response = StreamingHttpResponse(
+        bulk_deletion.erasure_csv_stream(bulk), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="erasure-record-{bulk.pk}.csv"'
+    return response
