@@ -251,11 +251,23 @@ VIEWS: list[tuple[str, str, list[str]]] = [
     ("GET", "/sync/progress/", ["task", "polling"]),
     ("GET", "/audit/", ["user", "action", "date_from", "date_to", "page", "sid", "batch"]),
     ("GET", "/audit/export.csv", ["user", "action", "date_from", "date_to", "sid", "batch"]),
-    ("GET", "/retention/", ["older_than_days", "status", "cutoff", "typed_count", "personal_data"]),
+    (
+        "GET",
+        "/retention/",
+        ["older_than_days", "status", "cutoff", "typed_count", "personal_data", "with_recordings"],
+    ),
     (
         "POST",
         "/retention/",
-        ["older_than_days", "status", "cutoff", "typed_count", "apply", "personal_data"],
+        [
+            "older_than_days",
+            "status",
+            "cutoff",
+            "typed_count",
+            "apply",
+            "personal_data",
+            "with_recordings",
+        ],
     ),
     ("GET", "/overview/", ["days"]),
     (

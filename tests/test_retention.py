@@ -415,3 +415,35 @@ def test_page_without_twilio_settings_shows_the_problem_and_no_confirmation(
     html = client.get(URL, {"older_than_days": "90"}).content.decode()
     assert "TWILIO_ACCOUNT_SID is not set" in html
     assert 'name="typed_count"' not in html
+
+
+def test_the_policy_can_delete_the_call_recordings_too(
+    client, privacy_officer, twilio_aged, sandbox, settings
+):
+    settings.TASKS = IMMEDIATE_TASKS
+    client.force_login(privacy_officer)
+    preview = client.get(URL, {"older_than_days": "90", "with_recordings": "on"})
+    assert "(and their call recordings)" in preview.content.decode()
+    # The confirmation carries the choice on.
+    assert '<input type="hidden" name="with_recordings" value="on">' in preview.content.decode()
+    data = {**_confirm_data(preview), "with_recordings": "on"}
+    client.post(URL, {**data, "typed_count": "3"})
+
+    bulk = BulkDeletion.objects.get()
+    assert bulk.with_recordings and bulk.state == BulkDeletion.State.COMPLETED
+    old = [twilio_aged[n] for n in ("old_failed", "old_completed", "mid_failed")]
+    assert {sandbox.store.recordings.get(r.recording_sid).status for r in old} == {"deleted"}
+    young = twilio_aged["young_failed"]
+    assert sandbox.store.recordings.get(young.recording_sid).status == "completed"
+    assert set(bulk.items.values_list("verified", "recording_verified")) == {("gone", "gone")}
+
+
+def test_the_command_deletes_the_call_recordings_when_asked(twilio_aged, sandbox):
+    call_command(
+        "apply_retention", "--older-than", "90", "--with-recordings", "--yes", stdout=StringIO()
+    )
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    bulk = BulkDeletion.objects.get()
+    assert bulk.with_recordings and bulk.state == BulkDeletion.State.COMPLETED
+    recording = sandbox.store.recordings.get(twilio_aged["old_failed"].recording_sid)
+    assert recording.status == "deleted"

@@ -294,6 +294,9 @@ class RetentionPolicyForm(forms.Form):
         error_messages={"invalid_choice": "Unknown status “%(value)s”."},
     )
     personal_data = _personal_data_field("Holding personal data")
+    with_recordings = forms.BooleanField(
+        label="Also delete the call recordings at Twilio", required=False
+    )
 
     def policy(self) -> RetentionPolicy:
         """The validated policy; call after `is_valid()` returned True."""
@@ -302,6 +305,7 @@ class RetentionPolicyForm(forms.Form):
             older_than_days=self.cleaned_data["older_than_days"],
             status=self.cleaned_data.get("status") or None,
             personal_data=(ANY,) if ANY in kinds else kinds,
+            with_recordings=bool(self.cleaned_data.get("with_recordings")),
         )
 
 

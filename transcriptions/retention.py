@@ -47,6 +47,8 @@ class RetentionPolicy:
     status: str | None = None
     # Kinds of personal data found in the text (any of them); none: every transcription.
     personal_data: tuple[str, ...] = ()
+    # Their call recordings deleted at Twilio too.
+    with_recordings: bool = False
 
     def cutoff(self, *, now: datetime) -> datetime:
         """Rows created strictly before this instant fall under the policy."""
@@ -63,11 +65,16 @@ class RetentionPolicy:
                 else " or ".join(Kind(k).label.lower() for k in self.personal_data)
             )
             what += f" holding {kinds}"
-        return f"{what} created more than {days} ago"
+        audio = " (and their call recordings)" if self.with_recordings else ""
+        return f"{what} created more than {days} ago{audio}"
 
 
 def retention_policy_parse(
-    *, older_than_days: object, status: object = None, personal_data: Iterable[object] = ()
+    *,
+    older_than_days: object,
+    status: object = None,
+    personal_data: Iterable[object] = (),
+    with_recordings: bool = False,
 ) -> RetentionPolicy:
     """Validate raw input (a command's arguments, a form's fields) into a policy.
 
@@ -97,7 +104,12 @@ def retention_policy_parse(
             f"Unknown kind of personal data {unknown[0][:40]!r}; use one of: {known}."
         )
     kinds_kept = (ANY,) if ANY in kinds else tuple(dict.fromkeys(kinds))
-    return RetentionPolicy(older_than_days=days, status=status_value, personal_data=kinds_kept)
+    return RetentionPolicy(
+        older_than_days=days,
+        status=status_value,
+        personal_data=kinds_kept,
+        with_recordings=with_recordings,
+    )
 
 
 def retention_queryset(*, policy: RetentionPolicy, cutoff: datetime) -> QuerySet[Transcription]:
@@ -173,7 +185,11 @@ def retention_apply(
     }
     try:
         bulk = bulk_deletion_start(
-            actor=actor, sids=sids, reason=RETENTION_REASON, filter_params=filter_params
+            actor=actor,
+            sids=sids,
+            reason=RETENTION_REASON,
+            filter_params=filter_params,
+            with_recordings=policy.with_recordings,
         )
     except BulkDeletionRefused as exc:
         raise RetentionPolicyError(str(exc)) from None

@@ -59,6 +59,11 @@ class Command(BaseCommand):
             "phone_number, email, date_of_birth, or any).",
         )
         parser.add_argument(
+            "--with-recordings",
+            action="store_true",
+            help="Also delete each transcription's call recording at Twilio.",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Show what the policy would delete, and stop.",
@@ -96,7 +101,10 @@ class Command(BaseCommand):
     ) -> None:
         try:
             policy = retention_policy_parse(
-                older_than_days=older_than, status=status, personal_data=personal_data
+                older_than_days=older_than,
+                status=status,
+                personal_data=personal_data,
+                with_recordings=options["with_recordings"],
             )
         except RetentionPolicyError as exc:
             raise CommandError(str(exc)) from None
