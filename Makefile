@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-sync-overlap bench-bulk bench-table bench-table-live bench-personal-data bench-freshness clean
+.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-sync-overlap bench-bulk bench-table bench-table-live bench-personal-data bench-freshness bench-recordings clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -57,6 +57,9 @@ bench-table-live: $(VENV)/.dev-installed
 
 bench-personal-data: $(VENV)/.dev-installed
 	$(PY) bench/personal_data.py
+
+bench-recordings: $(VENV)/.dev-installed
+	$(PY) bench/recordings.py
 
 bench-freshness: $(VENV)/.dev-installed
 	$(PY) bench/freshness.py
