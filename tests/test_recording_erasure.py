@@ -254,3 +254,27 @@ def test_the_bulk_page_lists_an_item_that_came_back(
     page = client.get(reverse("transcriptions:bulk-detail", args=[bulk.pk])).content.decode()
     assert "Verified gone at Twilio: <strong>1 of 2</strong>" in page
     assert "Came back" in page and f'data-sid="{items[1].sid}"' in page
+
+
+def test_a_retry_asks_again_for_a_recording_that_failed(
+    client, deleter, twilio, make_transcription, monkeypatch, settings
+):
+    settings.TWILIO_MAX_ATTEMPTS = 1
+    items = cached_items(twilio, make_transcription, [R1, R2])
+    real = twilio.answer
+    failing(twilio, monkeypatch, R2)
+    first = run(deleter, items)
+    assert first.state == BulkDeletion.State.COMPLETED_WITH_FAILURES
+    client.force_login(deleter)
+    page = client.get(reverse("transcriptions:bulk-detail", args=[first.pk])).content.decode()
+    assert "Retry the 1 failed" in page and f"Its recording <code>{R2}</code>" in page
+
+    monkeypatch.setattr(twilio, "answer", real)
+    from transcriptions import bulk_deletion
+
+    retry = bulk_deletion.bulk_deletion_retry_failed(bulk_deletion=first, actor=deleter)
+    retry = bulk_deletion.bulk_deletion_run(bulk_deletion_id=retry.pk)
+    assert retry.state == BulkDeletion.State.COMPLETED
+    item = retry.items.get()
+    assert (item.sid, item.state, item.recording_state) == (items[1].sid, "already_gone", "deleted")
+    assert twilio.store.recordings.get(R2).status == "deleted"

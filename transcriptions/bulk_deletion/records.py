@@ -139,6 +139,7 @@ def bulk_deletion_start(
     filter_params: dict | None = None,
     retry_of: BulkDeletion | None = None,
     with_recordings: bool = False,
+    known_recordings: dict[str, str] | None = None,
 ) -> BulkDeletion:
     """Record a bulk deletion of exactly `sids` (order kept, duplicates dropped) with its
     reason and filter, for a background job to delete at Twilio (`tasks.bulk_deletion_enqueue`).
@@ -155,7 +156,8 @@ def bulk_deletion_start(
     malformed = [sid for sid in unique if not is_transcription_sid(sid)]
     if malformed:
         raise BulkDeletionRefused(f"Not a transcription SID: {str(malformed[0])[:40]!r}")
-    recordings: dict[str, str] = {}
+    # Recording SIDs from the cache; a retry knows those of items no longer cached.
+    recordings: dict[str, str] = dict(known_recordings or {})
     for chunk in _chunks(unique):
         recordings.update(
             Transcription.objects.filter(sid__in=chunk).values_list("sid", "recording_sid")
@@ -206,20 +208,28 @@ def bulk_deletion_retry_failed(*, bulk_deletion: BulkDeletion, actor: Actor) -> 
     failed."""
     if bulk_deletion.is_active:
         raise BulkDeletionRefused("This bulk deletion is still running.")
-    failed = list(
-        bulk_deletion.items.filter(state=BulkDeletionItem.State.FAILED)
-        .order_by("id")
-        .values_list("sid", flat=True)
+    # The text that failed, and the recordings that failed after their text was deleted
+    # (asked again: Twilio's 404 for the text, then the recording).
+    failed = dict(
+        _failed(bulk_deletion.items.all()).order_by("id").values_list("sid", "recording_sid")
     )
     if not failed:
         raise BulkDeletionRefused("No items of this bulk deletion failed.")
     return bulk_deletion_start(
         actor=actor,
-        sids=failed,
+        sids=list(failed),
         reason=f"Retry of #{bulk_deletion.pk}: {bulk_deletion.reason}",
         filter_params=bulk_deletion.filter_params,
         retry_of=bulk_deletion,
         with_recordings=bulk_deletion.with_recordings,
+        known_recordings=failed,
+    )
+
+
+def _failed(items: QuerySet[BulkDeletionItem]) -> QuerySet[BulkDeletionItem]:
+    return items.filter(
+        Q(state=BulkDeletionItem.State.FAILED)
+        | Q(recording_state=BulkDeletionItem.RecordingState.FAILED)
     )
 
 
@@ -252,14 +262,18 @@ def bulk_deletion_list() -> QuerySet[BulkDeletion]:
     return BulkDeletion.objects.select_related("created_by").order_by("-created_at", "-id")
 
 
+def bulk_deletion_failed_count(*, bulk_deletion: BulkDeletion) -> int:
+    """Items whose text or recording failed: what a retry asks for again."""
+    return _failed(bulk_deletion.items.all()).count()
+
+
 def bulk_deletion_failed_items(
     *, bulk_deletion: BulkDeletion, limit: int
 ) -> list[BulkDeletionItem]:
     """The first `limit` failed items of a finished bulk deletion (none while it runs)."""
     if bulk_deletion.is_active:
         return []
-    failed = bulk_deletion.items.filter(state=BulkDeletionItem.State.FAILED)
-    return list(failed.order_by("id")[:limit])
+    return list(_failed(bulk_deletion.items.all()).order_by("id")[:limit])
 
 
 @dataclass(frozen=True)

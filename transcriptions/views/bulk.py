@@ -112,16 +112,15 @@ def bulk_deletion_confirm(request: HtmxHttpRequest) -> HttpResponse:
 
 def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
     progress = bulk_deletion.bulk_deletion_progress(bulk_deletion=bulk)
-    failed_items = []
-    if progress.failed:
-        failed_items = bulk_deletion.bulk_deletion_failed_items(
-            bulk_deletion=bulk, limit=FAILED_SHOWN
-        )
+    failed_items = bulk_deletion.bulk_deletion_failed_items(bulk_deletion=bulk, limit=FAILED_SHOWN)
     return {
         "bulk": bulk,
         "progress": progress,
         "failed_items": failed_items,
         "failed_shown": FAILED_SHOWN,
+        "failed_total": 0
+        if bulk.is_active
+        else bulk_deletion.bulk_deletion_failed_count(bulk_deletion=bulk),
         "time_left": duration_text(progress.seconds_left),
         "is_stale": bulk_deletion.bulk_deletion_looks_stale(bulk),
         "proof": None if bulk.is_active else bulk_deletion.bulk_deletion_proof(bulk_deletion=bulk),
