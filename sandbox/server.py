@@ -343,6 +343,22 @@ class SandboxServer:
             return self._error(500, 20500, "Internal Server Error", form)
         return None
 
+    def _fault_or_unauthenticated(self, form: str, authorization: str | None) -> _Answer | None:
+        """A fault's answer, or 401 without valid Basic auth; None to go on."""
+        fault = self._fault(form)
+        if fault is not None:
+            return fault
+        if self._authenticated(authorization):
+            return None
+        return self._error(
+            401,
+            20003,
+            "Authenticate",
+            form,
+            detail=_AUTH_DETAIL,
+            headers=(("WWW-Authenticate", 'Basic realm="Twilio API"'),),
+        )
+
     def answer(
         self, method: str, target: str, authorization: str | None, range_header: str | None = None
     ) -> _Answer:
@@ -358,18 +374,9 @@ class SandboxServer:
         ext = (match.group("ext") or "") if match else ".json"
         # `.xml` and no extension give XML, as the 2010 API does; everything else JSON.
         form = "xml" if ext in ("", ".xml") else "json"
-        fault = self._fault(form)
-        if fault is not None:
-            return fault
-        if not self._authenticated(authorization):
-            return self._error(
-                401,
-                20003,
-                "Authenticate",
-                form,
-                detail=_AUTH_DETAIL,
-                headers=(("WWW-Authenticate", 'Basic realm="Twilio API"'),),
-            )
+        refused = self._fault_or_unauthenticated(form, authorization)
+        if refused is not None:
+            return refused
         if match is None:
             return self._not_found(path, form)
         account, recording_sid, sid = match.group("account", "recording", "sid")
@@ -416,18 +423,9 @@ class SandboxServer:
         """Recordings: the list (`.json`), one recording's metadata (`.json`: GET, DELETE),
         and its media (no extension or `.wav`: WAV; `.mp3`: MP3), behind Basic auth as with
         "enforce HTTP auth on media URLs"."""
-        fault = self._fault("json")
-        if fault is not None:
-            return fault
-        if not self._authenticated(authorization):
-            return self._error(
-                401,
-                20003,
-                "Authenticate",
-                "json",
-                detail=_AUTH_DETAIL,
-                headers=(("WWW-Authenticate", 'Basic realm="Twilio API"'),),
-            )
+        refused = self._fault_or_unauthenticated("json", authorization)
+        if refused is not None:
+            return refused
         account, sid, ext = match.group("account", "sid")[0], match["sid"], match["ext"] or ""
         query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         if account != self.account_sid:

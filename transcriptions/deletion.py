@@ -9,7 +9,7 @@ Bulk deletions (`bulk_deletion`) run the same two steps for each of their items.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -75,15 +75,15 @@ def _cache_forget(
         )
 
 
-def twilio_delete(*, sid: str, client: TwilioClient) -> bool:
-    """DELETE the transcription at Twilio. Returns True when Twilio answered 404 (already
-    gone), False when it deleted it; raises the TwilioError of a refusal. Touches no database.
+def delete_settled(delete: Callable[[], object], *, still_there: Callable[[], bool]) -> bool:
+    """Run a DELETE at Twilio. Returns True when Twilio answered 404 (already gone), False
+    when it deleted it; raises the TwilioError of a refusal.
 
     No answer at all (a timeout, a connection broken after the request went out) does not
-    say whether Twilio applied the DELETE: Twilio is asked (a fetch), and its 404 means it
-    did. DeleteOutcomeUnknown when it cannot be asked either."""
+    say whether Twilio applied the DELETE: Twilio is asked (`still_there`, whose 404 means
+    it did). DeleteOutcomeUnknown when it cannot be asked either."""
     try:
-        client.delete_transcription(sid)
+        delete()
     except TwilioNotFound as exc:
         # After a try whose answer was lost, the 404 is that try's doing.
         return not exc.may_have_arrived
@@ -91,15 +91,27 @@ def twilio_delete(*, sid: str, client: TwilioClient) -> bool:
         if not exc.may_have_arrived:
             raise
         try:
-            client.fetch_transcription(sid)
+            there = still_there()
         except TwilioNotFound:
             return False
         except TwilioError:
             raise DeleteOutcomeUnknown(
                 None, None, f"{exc.message}; whether Twilio deleted it is not known"
             ) from exc
+        if not there:
+            return False
         raise
     return False
+
+
+def twilio_delete(*, sid: str, client: TwilioClient) -> bool:
+    """DELETE the transcription at Twilio (see `delete_settled`). Touches no database."""
+
+    def still_there() -> bool:
+        client.fetch_transcription(sid)
+        return True
+
+    return delete_settled(lambda: client.delete_transcription(sid), still_there=still_there)
 
 
 def _deleted_before(sid: str) -> bool:

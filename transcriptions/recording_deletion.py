@@ -8,37 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .audit import Actor, audit_record
-from .deletion import DeleteOutcome, DeleteOutcomeUnknown, failure_outcome, transcription_delete
+from .deletion import DeleteOutcome, delete_settled, failure_outcome, transcription_delete
 from .models import AuditEvent, Transcription
 from .sids import is_recording_sid
-from .twilio_client import TwilioClient, TwilioError, TwilioNotFound, client_or_settings
+from .twilio_client import TwilioClient, TwilioError, client_or_settings
 
 OUTCOME_RECORDING_DELETED = "recording deleted"
 OUTCOME_RECORDING_ALREADY_GONE = "recording already gone at Twilio"
 
 
 def twilio_recording_delete(*, recording_sid: str, client: TwilioClient) -> bool:
-    """DELETE the recording at Twilio. True when Twilio answered 404 (already gone), False when
-    it deleted it; raises the TwilioError of a refusal. Touches no database."""
-    try:
-        client.delete_recording(recording_sid)
-    except TwilioNotFound as exc:
-        return not exc.may_have_arrived
-    except TwilioError as exc:
-        if not exc.may_have_arrived:
-            raise
-        try:
-            status = client.fetch_recording_status(recording_sid)
-        except TwilioNotFound:
-            return False
-        except TwilioError:
-            raise DeleteOutcomeUnknown(
-                None, None, f"{exc.message}; whether Twilio deleted the recording is not known"
-            ) from exc
-        if status == "deleted":
-            return False
-        raise
-    return False
+    """DELETE the recording at Twilio (see `deletion.delete_settled`; a recording deleted
+    stays listable as `deleted`). Touches no database."""
+    return delete_settled(
+        lambda: client.delete_recording(recording_sid),
+        still_there=lambda: client.fetch_recording_status(recording_sid) != "deleted",
+    )
 
 
 def recording_outcome_record(
