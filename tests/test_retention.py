@@ -438,6 +438,8 @@ def test_the_policy_can_delete_the_call_recordings_too(
     assert set(bulk.items.values_list("verified", "recording_verified")) == {("gone", "gone")}
 
 
+# Committed for real, as above: the worker closes and reopens database connections.
+@pytest.mark.django_db(transaction=True)
 def test_the_command_deletes_the_call_recordings_when_asked(twilio_aged, sandbox):
     call_command(
         "apply_retention", "--older-than", "90", "--with-recordings", "--yes", stdout=StringIO()
