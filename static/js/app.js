@@ -86,6 +86,9 @@
       return;
     }
     if (event.key === "Escape" && isTyping(event.target) && event.target.matches("[data-search-input]")) {
+      // Leave the box, keeping its words: a search box clears itself on Escape, which would
+      // leave the table filtered by a query the box no longer shows.
+      event.preventDefault();
       event.target.blur();
       return;
     }
@@ -182,6 +185,12 @@
   }
   document.addEventListener("htmx:afterSettle", tidyPreview);
   document.addEventListener("htmx:oobAfterSwap", tidyPreview);
+
+  // A transcription was deleted: its preview, if open, closes; the table refreshes itself.
+  document.body.addEventListener("transcription-deleted", function (event) {
+    var sid = event.detail && event.detail.sid;
+    if (sid && document.getElementById("preview-" + sid)) closePreview();
+  });
 
   // An expired session answers an htmx request with the login page (after the redirect);
   // load it as a page instead of swapping it into a fragment.

@@ -14,6 +14,8 @@ from django_htmx.middleware import HtmxDetails
 
 # The event that tells the page the cache changed: the table refreshes itself on it.
 CHANGED_EVENT = "transcriptions-changed"
+# The event that tells the page one transcription was deleted (its SID): its preview closes.
+DELETED_EVENT = "transcription-deleted"
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -119,6 +119,9 @@ def _results_context(
             for value, label in [(ANY, "Any kind"), *Kind.choices]
         ],
         "pd_counts_url": filters.url(base, pd_counts=1),
+        # What the results ask for when they refresh themselves: the filters they were made
+        # with, not the form's fields, which may hold words not searched for yet.
+        "refresh_url": filters.url(base),
         "news_url": filters.url(
             base,
             news=1,

@@ -25,6 +25,7 @@ from ..sync import transcription_refresh as refresh_from_twilio
 from ..twilio_client import TwilioError, TwilioNotFound
 from .htmx import (
     CHANGED_EVENT,
+    DELETED_EVENT,
     HtmxHttpRequest,
     current_path,
     error_answer,
@@ -162,6 +163,7 @@ def _deleted_response(request: HtmxHttpRequest, *, sid: str, text: str) -> HttpR
         return HttpResponseClientRedirect(reverse("transcriptions:list"))
     response = render(request, f"{CONFIRM_DELETE}#deleted", {"sid": sid, "text": text})
     trigger_client_event(response, CHANGED_EVENT)
+    trigger_client_event(response, DELETED_EVENT, {"sid": sid})
     return response
 
 
