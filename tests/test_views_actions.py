@@ -618,3 +618,36 @@ def test_audit_never_holds_transcript_text(client, deleter, twilio, make_transcr
 
     assert set(AuditEvent.objects.values_list("action", flat=True)) == {"viewed_text", "deleted"}
     assert no_text_in_audit("jane.doe", "example.com", "e-mail")
+
+
+@pytest.mark.parametrize(
+    ("status", "row_says", "preview_says"),
+    [
+        ("failed", "no text (failed)", "it failed"),
+        ("in-progress", "not transcribed yet", "has not finished this transcription"),
+    ],
+)
+def test_no_text_at_twilio_is_said_so_without_asking_it(
+    client, reviewer, twilio, make_transcription, status, row_says, preview_says
+):
+    item = twilio.store.add(status=status, transcription_text=None)
+    row = make_transcription(
+        sid=item.sid, recording_sid=item.recording_sid, status=status, transcription_text=None
+    )
+    login(client, reviewer)
+    table = client.get(reverse("transcriptions:list")).content.decode()
+    assert row_says in table and "not cached yet" not in table
+    asked = len(twilio.request_log)
+    body = client.get(detail_url(row.sid), **HTMX).content.decode()
+    assert preview_says in body
+    assert len(twilio.request_log) == asked
+
+
+def test_text_fetched_for_the_preview_refreshes_the_table(client, reviewer, pair):
+    item, row = pair
+    Transcription.objects.filter(pk=row.pk).update(transcription_text=None)
+    response = login(client, reviewer).get(detail_url(row.sid), **HTMX)
+    assert item.transcription_text in response.content.decode()
+    assert "transcriptions-changed" in json.loads(response["HX-Trigger"])
+    again = client.get(detail_url(row.sid), **HTMX)
+    assert "HX-Trigger" not in again

@@ -17,6 +17,11 @@ from .sids import is_transcription_sid
 from .sync import transcription_text_fetch
 from .twilio_client import TwilioError, TwilioNotConfigured, TwilioNotFound
 
+# Why there is no text, for the statuses Twilio has none for ("Refresh from Twilio" asks).
+_NO_TEXT = {
+    "failed": "Twilio has no text for this transcription: it failed.",
+    "in-progress": "Twilio has not finished this transcription yet; refresh to ask again.",
+}
 # The preview lists this many of the recording's other transcriptions at most.
 RECORDING_OTHERS_LIMIT = 50
 
@@ -51,6 +56,8 @@ class PreviewText:
     gone: bool = False
     # Personal data in the text was masked (it can be revealed, by those who may).
     masked: bool = False
+    # The text came from Twilio just now: the table's row can show it too.
+    fetched: bool = False
 
 
 def preview_text_load(
@@ -68,6 +75,9 @@ def preview_text_load(
             )
         )
     source = "cache"
+    if transcription.transcription_text is None and transcription.status in _NO_TEXT:
+        # Twilio has no text for a failed or unfinished transcription: no call to ask it.
+        return PreviewText(notice=_NO_TEXT[transcription.status])
     if transcription.transcription_text is None:
         try:
             transcription_text_fetch(transcription=transcription)
@@ -97,4 +107,4 @@ def preview_text_load(
         recording_sid=transcription.recording_sid,
         outcome=outcome,
     )
-    return PreviewText(text=shown, masked=shown != text)
+    return PreviewText(text=shown, masked=shown != text, fetched=source != "cache")

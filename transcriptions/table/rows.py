@@ -107,6 +107,11 @@ _TEXT_HIDDEN = mark_safe(
     "hidden</span>"
 )
 _TEXT_NOT_CACHED = mark_safe('<span class="muted">not cached yet</span>')
+# Twilio has no text for these: nothing to cache, nothing to fetch.
+_TEXT_NONE = {
+    "failed": mark_safe('<span class="muted">no text (failed)</span>'),
+    "in-progress": mark_safe('<span class="muted">not transcribed yet</span>'),
+}
 _TEXT_EMPTY = mark_safe('<span class="muted">(empty)</span>')
 
 
@@ -122,7 +127,7 @@ def _row_html(row: TableRow, *, can_delete: bool) -> SafeString:
     elif row.snippet:
         text = f'<span class="snippet">{row.snippet}</span>'  # already escaped, with <mark>s
     elif t.transcription_text is None:
-        text = _TEXT_NOT_CACHED
+        text = _TEXT_NONE.get(t.status, _TEXT_NOT_CACHED)
     else:
         text = _TEXT_EMPTY
     html = _ROW_HTML.format(

@@ -88,13 +88,17 @@ def _preview_response(
         "masked": loaded.masked,
         **_personal_data_context(request, transcription),
     }
-    return page_or_fragment(
+    response = page_or_fragment(
         request,
         DETAIL,
         context,
         fragment="preview",
         fragment_context={"in_panel": request.htmx and _is_on_list_page(request)},
     )
+    if loaded.fetched and request.htmx:
+        # The row said "not cached yet": the table refreshes itself.
+        trigger_client_event(response, CHANGED_EVENT)
+    return response
 
 
 @require_GET
