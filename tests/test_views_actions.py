@@ -651,3 +651,13 @@ def test_text_fetched_for_the_preview_refreshes_the_table(client, reviewer, pair
     assert "transcriptions-changed" in json.loads(response["HX-Trigger"])
     again = client.get(detail_url(row.sid), **HTMX)
     assert "HX-Trigger" not in again
+
+
+def test_a_viewer_opening_a_preview_link_gets_a_page_in_words(client, viewer, pair):
+    item, row = pair
+    response = login(client, viewer).get(detail_url(row.sid))
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "Not for your role" in body and "needs the Reviewers role" in body
+    assert 'href="/"' in body or reverse("transcriptions:list") in body
+    assert item.transcription_text not in body

@@ -111,7 +111,8 @@ def test_full_page_has_the_layout_the_row_hooks_and_the_filter_form(
     for name in ("q", "status", "recording", "date_from", "date_to", "sort", "per_page"):
         assert f'name="{name}"' in html
     assert 'hx-trigger="transcriptions-changed from:body"' in html
-    assert "python manage.py sync_transcriptions" in html
+    # Shell commands are for those who run the server, not for the desk's users.
+    assert "manage.py" not in html
 
 
 def test_htmx_request_gets_only_the_results_with_facet_counts_out_of_band(
@@ -508,10 +509,15 @@ def test_bad_input_is_reported_and_ignored_never_a_500(
 # ---- Empty states ----
 
 
-def test_never_synced_empty_state(client, reviewer):
+def test_never_synced_empty_state(client, reviewer, viewer, django_user_model):
     html = page_for(client, reviewer).content.decode()
     assert "Never synced." in html
     assert "it has never been synced" in html
+    assert 'use "Sync now" above' in html and "manage.py" not in html
+    html = page_for(client, viewer).content.decode()
+    assert "which an administrator starts" in html and "manage.py" not in html
+    admin = django_user_model.objects.create_superuser(username="root", password="pw-root")
+    html = page_for(client, admin).content.decode()
     assert "python manage.py sync_transcriptions" in html
 
 
