@@ -804,3 +804,31 @@ def test_unknown_bulk_deletion_is_404(client, deleter):
     client.force_login(deleter)
 
     assert client.get(reverse("transcriptions:bulk-detail", args=[999999])).status_code == 404
+
+
+def test_a_bulk_deletion_of_everything_says_so_first(client, deleter, cached_rows):
+    cached_rows(3)
+    client.force_login(deleter)
+    page = client.get(CONFIRM_URL, {"all": "1"}).content.decode()
+    assert "data-bulk-everything" in page and "No filter is set" in page
+    filtered = client.get(CONFIRM_URL, {"all": "1", "status": "completed"}).content.decode()
+    assert "data-bulk-everything" not in filtered
+
+
+def test_failures_are_grouped_by_twilios_answer_and_the_table_keeps_the_filter(
+    client, deleter, cached_rows, twilio, settings
+):
+    settings.TWILIO_MAX_ATTEMPTS = 1
+    rows = cached_rows(4, status="failed")
+    client.force_login(deleter)
+    bulk = start(client, all="1", status="failed", reason="Old failures")
+    twilio.faults.error_rate = 1.0
+    from transcriptions.bulk_deletion import worker
+
+    with mock.patch.object(worker, "ITEM_ROUNDS", 1):
+        bulk_deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk)
+    page = client.get(bulk.get_absolute_url()).content.decode()
+    groups = re.findall(r"<li><strong>(\d+)</strong> × ([^<]+)</li>", page)
+    assert groups == [("4", "status 500, code 20500: Internal Server Error")]
+    assert len(rows) == 4
+    assert 'href="/?status=failed" data-action="back-to-table"' in page

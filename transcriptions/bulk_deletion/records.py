@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from ..audit import Actor, audit_record, bulk_batch
@@ -265,6 +267,33 @@ def bulk_deletion_list() -> QuerySet[BulkDeletion]:
 def bulk_deletion_failed_count(*, bulk_deletion: BulkDeletion) -> int:
     """Items whose text or recording failed: what a retry asks for again."""
     return _failed(bulk_deletion.items.all()).count()
+
+
+def bulk_deletion_failure_groups(
+    *, bulk_deletion: BulkDeletion, limit: int = 10
+) -> list[tuple[str, int]]:
+    """The failures of a finished bulk deletion by Twilio's answer, the most frequent first:
+    one line for an error that failed many items, not the same words a hundred times."""
+    if bulk_deletion.is_active:
+        return []
+    rows = (
+        bulk_deletion.items.filter(state=BulkDeletionItem.State.FAILED)
+        .order_by()
+        .values("error")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error")[:limit]
+    )
+    return [(row["error"] or "no answer recorded", row["n"]) for row in rows]
+
+
+def bulk_deletion_table_url(bulk_deletion: BulkDeletion) -> str:
+    """The table as the bulk deletion's filter shows it (the plain table for a selection or
+    a retention policy, whose filter is not the table's)."""
+    base = reverse("transcriptions:list")
+    params = bulk_deletion.filter_params or {}
+    if not params or any(name.startswith("retention_") for name in params):
+        return base
+    return f"{base}?{urlencode(params, doseq=True)}"
 
 
 def bulk_deletion_failed_items(

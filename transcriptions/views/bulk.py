@@ -124,6 +124,8 @@ def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
         "time_left": duration_text(progress.seconds_left),
         "is_stale": bulk_deletion.bulk_deletion_looks_stale(bulk),
         "proof": None if bulk.is_active else bulk_deletion.bulk_deletion_proof(bulk_deletion=bulk),
+        "failure_groups": bulk_deletion.bulk_deletion_failure_groups(bulk_deletion=bulk),
+        "table_url": bulk_deletion.bulk_deletion_table_url(bulk),
     }
 
 
