@@ -655,3 +655,26 @@ def test_row_cells_read_as_the_template_filters_would_write_them(settings, make_
             f"{row.created_iso}|{row.created_rfc}|{row.created_text}|"
             f"{row.price_text.removesuffix(' USD')}" == expected
         ), price
+
+
+def test_date_presets_set_the_creation_dates_and_keep_the_other_filters(
+    client, reviewer, make_transcription
+):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    recent = make_transcription(date_created=timezone.now() - timedelta(days=2))
+    old = make_transcription(date_created=timezone.now() - timedelta(days=40))
+    html = page_for(client, reviewer, status="completed").content.decode()
+    week = f"date_from={(today - timedelta(days=6)).isoformat()}&amp;date_to={today.isoformat()}"
+    assert f'href="/?status=completed&amp;{week}">Last 7 days</a>' in html
+    assert f"date_from={today.replace(day=1).isoformat()}" in html
+    assert "Created <span" in html and "(UTC)" in html
+    shown = page_for(
+        client,
+        reviewer,
+        date_from=(today - timedelta(days=6)).isoformat(),
+        date_to=today.isoformat(),
+    ).content.decode()
+    assert recent.sid in shown and old.sid not in shown
+    assert 'aria-current="true">Last 7 days' in shown

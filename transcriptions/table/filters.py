@@ -4,7 +4,7 @@ handed to every read of the table, and the vocabulary of its sorts and page size
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Protocol
 from urllib.parse import urlencode
@@ -192,6 +192,23 @@ class TableFilters:
                 if item not in (None, ""):
                     pairs.append((name, str(item)))
         return pairs
+
+    def date_presets(self, base: str, *, today: date) -> list[dict[str, object]]:
+        """Links that set the creation dates to today, the last seven days or this month (in
+        the desk's time zone), keeping the other filters; which one is in force."""
+        presets = [
+            ("Today", today, today),
+            ("Last 7 days", today - timedelta(days=6), today),
+            ("This month", today.replace(day=1), today),
+        ]
+        return [
+            {
+                "label": label,
+                "url": self.url(base, date_from=start.isoformat(), date_to=end.isoformat()),
+                "active": (self.created_from, self.created_to) == (start, end),
+            }
+            for label, start, end in presets
+        ]
 
     def params_by_name(self) -> dict[str, list[str]]:
         """The filter's parameters (no sort, no page size) grouped by name, as a bulk deletion

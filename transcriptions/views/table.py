@@ -130,6 +130,7 @@ def _results_context(
             shown=",".join(t.sid for t in page.rows),
         ),
         "news_poll_seconds": settings.TABLE_NEWS_POLL_SECONDS,
+        "date_presets": filters.date_presets(base, today=timezone.localdate()),
         "page_url": filters.url(base, **current),
         "can_read_text": can_read_text,
         "can_delete": can_delete,
