@@ -832,3 +832,25 @@ def test_failures_are_grouped_by_twilios_answer_and_the_table_keeps_the_filter(
     assert groups == [("4", "status 500, code 20500: Internal Server Error")]
     assert len(rows) == 4
     assert 'href="/?status=failed" data-action="back-to-table"' in page
+
+
+def test_after_a_cancel_the_rest_can_be_deleted(client, deleter, cached_rows, twilio):
+    rows = cached_rows(4)
+    client.force_login(deleter)
+    bulk = start(client, sids=[r.sid for r in rows])
+    client.post(reverse("transcriptions:bulk-cancel", args=[bulk.pk]))
+    bulk.refresh_from_db()
+    assert bulk.state == BulkDeletion.State.CANCELLED
+    page = client.get(bulk.get_absolute_url()).content.decode()
+    assert "Delete the remaining 4" in page
+
+    response = client.post(reverse("transcriptions:bulk-continue", args=[bulk.pk]))
+
+    rest = BulkDeletion.objects.exclude(pk=bulk.pk).get()
+    assert response.status_code == 302 and response["Location"] == rest.get_absolute_url()
+    assert rest.retry_of == bulk and rest.reason.startswith(f"Rest of #{bulk.pk}: ")
+    assert set(rest.items.values_list("sid", flat=True)) == {r.sid for r in rows}
+    bulk_deletion.bulk_deletion_run(bulk_deletion_id=rest.pk)
+    assert len(twilio.store) == 0 and not Transcription.objects.exists()
+    again = client.post(reverse("transcriptions:bulk-continue", args=[rest.pk]), follow=True)
+    assert "Only a cancelled bulk deletion has a rest to delete." in again.content.decode()

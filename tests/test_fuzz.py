@@ -245,6 +245,7 @@ VIEWS: list[tuple[str, str, list[str]]] = [
     ("GET", "/bulk/{pk}/", []),
     ("POST", "/bulk/{pk}/cancel/", []),
     ("POST", "/bulk/{pk}/retry/", []),
+    ("POST", "/bulk/{pk}/continue/", []),
     ("GET", "/bulk/{pk}/erasure/", ["page"]),
     ("GET", "/bulk/{pk}/erasure.csv", []),
     ("POST", "/sync/", []),

@@ -23,6 +23,7 @@ urlpatterns = [
     path("bulk/<int:pk>/erasure/", bulk.bulk_deletion_erasure, name="bulk-erasure"),
     path("bulk/<int:pk>/erasure.csv", bulk.bulk_deletion_erasure_export, name="bulk-erasure-csv"),
     path("bulk/<int:pk>/retry/", bulk.bulk_deletion_retry, name="bulk-retry"),
+    path("bulk/<int:pk>/continue/", bulk.bulk_deletion_continue, name="bulk-continue"),
     path("sync/", sync.sync_start, name="sync"),
     path("sync/progress/", sync.sync_progress, name="sync-progress"),
     path("audit/", pages.audit_list, name="audit"),

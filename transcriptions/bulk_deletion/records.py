@@ -228,6 +228,30 @@ def bulk_deletion_retry_failed(*, bulk_deletion: BulkDeletion, actor: Actor) -> 
     )
 
 
+def bulk_deletion_continue_cancelled(*, bulk_deletion: BulkDeletion, actor: Actor) -> BulkDeletion:
+    """Record a new bulk deletion over what a cancelled one left (same reason, filter and
+    choice of recordings, linked to it). BulkDeletionRefused if it was not cancelled or
+    nothing is left."""
+    if bulk_deletion.state != BulkDeletion.State.CANCELLED:
+        raise BulkDeletionRefused("Only a cancelled bulk deletion has a rest to delete.")
+    left = list(
+        bulk_deletion.items.filter(state=BulkDeletionItem.State.PENDING)
+        .order_by("id")
+        .values_list("sid", "recording_sid")
+    )
+    if not left:
+        raise BulkDeletionRefused("Nothing of this bulk deletion is left to delete.")
+    return bulk_deletion_start(
+        actor=actor,
+        sids=[sid for sid, _ in left],
+        reason=f"Rest of #{bulk_deletion.pk}: {bulk_deletion.reason}",
+        filter_params=bulk_deletion.filter_params,
+        retry_of=bulk_deletion,
+        with_recordings=bulk_deletion.with_recordings,
+        known_recordings=dict(left),
+    )
+
+
 def _failed(items: QuerySet[BulkDeletionItem]) -> QuerySet[BulkDeletionItem]:
     return items.filter(
         Q(state=BulkDeletionItem.State.FAILED)

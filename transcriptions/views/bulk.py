@@ -183,6 +183,25 @@ def bulk_deletion_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect(retry.get_absolute_url())
 
 
+@require_POST
+@vary_on_headers("HX-Request")
+@login_required
+@permission_required("transcriptions.delete_transcription", raise_exception=True)
+def bulk_deletion_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Start a new bulk deletion over what a cancelled one left, and go to it."""
+    bulk = _bulk_or_404(pk)
+    try:
+        rest = bulk_deletion.bulk_deletion_continue_cancelled(
+            bulk_deletion=bulk, actor=request.user
+        )
+    except (TwilioError, BulkDeletionRefused) as exc:
+        return error_answer(request, text=str(exc), to=bulk.get_absolute_url())
+    tasks.bulk_deletion_enqueue(rest)
+    if request.htmx:
+        return HttpResponseClientRedirect(rest.get_absolute_url())
+    return redirect(rest.get_absolute_url())
+
+
 @require_GET
 @login_required
 @permission_required("transcriptions.delete_transcription", raise_exception=True)
