@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from freshness import desk, django_setup, sandbox, sync  # noqa: E402 - the sibling bench
 from sync_throughput import ACCOUNT_SID, AUTH_TOKEN, cache_empty, manage  # noqa: E402
+from table_live import log_in  # noqa: E402
 
 from sandbox.store import TranscriptionStore  # noqa: E402
 
@@ -58,22 +59,6 @@ def worker_peaks(master_pid: int) -> list[int]:
             if line.startswith("VmHWM:"):
                 peaks.append(int(line.split()[1]))
     return peaks
-
-
-def log_in(base: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{base}/accounts/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert token
-    answer = session.post(
-        f"{base}/accounts/login/",
-        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token[1]},
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=30,
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302, answer.status_code
-    return session
 
 
 def read_in_ranges(
@@ -134,7 +119,7 @@ def bench_stream(args: argparse.Namespace, database_url: str, workdir: Path) -> 
                     text=True,
                 ).stdout.split()[0]
             )
-            session = log_in(base)
+            session = log_in(base, USERNAME, PASSWORD)
             listen = session.get(f"{base}/t/{item.sid}/", timeout=30)
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', listen.text)
             player = session.post(

@@ -91,14 +91,15 @@ def cases(database_url: str) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-def log_in(base: str) -> requests.Session:
+def log_in(base: str, username: str = "bench-live", password: str = PASSWORD) -> requests.Session:
+    """A session logged in through the login page, as a browser does (CSRF token and all)."""
     session = requests.Session()
     page = session.get(f"{base}/accounts/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token, "no CSRF token on the login page"
     answer = session.post(
         f"{base}/accounts/login/",
-        data={"username": "bench-live", "password": PASSWORD, "csrfmiddlewaretoken": token[1]},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token[1]},
         headers={"Referer": f"{base}/accounts/login/"},
         timeout=30,
         allow_redirects=False,

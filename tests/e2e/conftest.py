@@ -67,3 +67,24 @@ def logged_in_page(page, live_server) -> Callable:
         return page
 
     return log_in
+
+
+@pytest.fixture
+def cached(twilio, make_transcription):
+    """`cached(**fields)`: an item at Twilio and its matching cached row."""
+
+    def make(**fields):
+        item = twilio.store.add(**fields)
+        return make_transcription(
+            sid=item.sid,
+            recording_sid=item.recording_sid,
+            status=item.status,
+            transcription_text=item.transcription_text,
+            duration=item.duration,
+        )
+
+    return make
+
+
+def row_of(page, sid: str):
+    return page.locator(f'#results tbody tr[data-sid="{sid}"]')

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import row_of
 from transcriptions.models import AuditEvent
 from transcriptions.sync import transcriptions_sync
 
@@ -28,10 +29,6 @@ def synced(twilio):
     }
     transcriptions_sync()
     return {name: item.sid for name, item in items.items()}
-
-
-def row_of(page, sid: str):
-    return page.locator(f'#results tbody tr[data-sid="{sid}"]')
 
 
 def test_masked_snippets_badges_and_the_filter_by_kind(logged_in_page, reviewer, synced):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import row_of
 from transcriptions.models import AuditEvent, Transcription
 from transcriptions.twilio_client import TwilioNotFound, get_client
 
@@ -15,27 +16,6 @@ PWN_TEXT = (
     '<img src="x" onerror="window.__pwned = 2">'
     "Customer read out a suspicious snippet."
 )
-
-
-@pytest.fixture
-def cached(twilio, make_transcription):
-    """`cached(**fields)`: an item at Twilio and its matching cached row."""
-
-    def make(**fields):
-        item = twilio.store.add(**fields)
-        return make_transcription(
-            sid=item.sid,
-            recording_sid=item.recording_sid,
-            status=item.status,
-            transcription_text=item.transcription_text,
-            duration=item.duration,
-        )
-
-    return make
-
-
-def row_of(page, sid: str):
-    return page.locator(f'#results tbody tr[data-sid="{sid}"]')
 
 
 def test_open_a_preview(logged_in_page, reviewer, cached):

@@ -9,25 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import row_of
+
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def cached(twilio, make_transcription):
-    def make(**fields):
-        item = twilio.store.add(**fields)
-        return make_transcription(
-            sid=item.sid,
-            recording_sid=item.recording_sid,
-            status=item.status,
-            transcription_text=item.transcription_text,
-        )
-
-    return make
-
-
-def row_of(page, sid: str):
-    return page.locator(f'#results tbody tr[data-sid="{sid}"]')
 
 
 def test_escape_keeps_the_query_and_a_refresh_after_a_delete_keeps_the_filter(

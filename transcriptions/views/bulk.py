@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -104,10 +105,7 @@ def bulk_deletion_confirm(request: HtmxHttpRequest) -> HttpResponse:
     bulk, errors = _start(request, target=target, form=form) if not errors else (None, errors)
     if bulk is None:
         return _confirm_response(request, target=target, errors=errors, reason=reason, status=400)
-    tasks.bulk_deletion_enqueue(bulk)
-    if request.htmx:
-        return HttpResponseClientRedirect(bulk.get_absolute_url())
-    return redirect(bulk.get_absolute_url())
+    return _queued(request, bulk)
 
 
 def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
@@ -127,6 +125,28 @@ def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
         "failure_groups": bulk_deletion.bulk_deletion_failure_groups(bulk_deletion=bulk),
         "table_url": bulk_deletion.bulk_deletion_table_url(bulk),
     }
+
+
+def _queued(request: HtmxHttpRequest, bulk: BulkDeletion) -> HttpResponse:
+    """Queue a recorded bulk deletion and go to its page."""
+    tasks.bulk_deletion_enqueue(bulk)
+    if request.htmx:
+        return HttpResponseClientRedirect(bulk.get_absolute_url())
+    return redirect(bulk.get_absolute_url())
+
+
+def _follow_up(
+    request: HtmxHttpRequest,
+    bulk: BulkDeletion,
+    start: Callable[..., BulkDeletion],
+) -> HttpResponse:
+    """A new bulk deletion made from `bulk` (a retry, the rest of a cancelled one), queued
+    and shown; or why not, in words, on `bulk`'s page."""
+    try:
+        follow_up = start(bulk_deletion=bulk, actor=request.user)
+    except (TwilioError, BulkDeletionRefused) as exc:
+        return error_answer(request, text=str(exc), to=bulk.get_absolute_url())
+    return _queued(request, follow_up)
 
 
 def _bulk_or_404(pk: int) -> BulkDeletion:
@@ -172,15 +192,7 @@ def bulk_deletion_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required("transcriptions.delete_transcription", raise_exception=True)
 def bulk_deletion_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Start a new bulk deletion over this one's failed items, and go to it."""
-    bulk = _bulk_or_404(pk)
-    try:
-        retry = bulk_deletion.bulk_deletion_retry_failed(bulk_deletion=bulk, actor=request.user)
-    except (TwilioError, BulkDeletionRefused) as exc:
-        return error_answer(request, text=str(exc), to=bulk.get_absolute_url())
-    tasks.bulk_deletion_enqueue(retry)
-    if request.htmx:
-        return HttpResponseClientRedirect(retry.get_absolute_url())
-    return redirect(retry.get_absolute_url())
+    return _follow_up(request, _bulk_or_404(pk), bulk_deletion.bulk_deletion_retry_failed)
 
 
 @require_POST
@@ -189,17 +201,7 @@ def bulk_deletion_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required("transcriptions.delete_transcription", raise_exception=True)
 def bulk_deletion_continue(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Start a new bulk deletion over what a cancelled one left, and go to it."""
-    bulk = _bulk_or_404(pk)
-    try:
-        rest = bulk_deletion.bulk_deletion_continue_cancelled(
-            bulk_deletion=bulk, actor=request.user
-        )
-    except (TwilioError, BulkDeletionRefused) as exc:
-        return error_answer(request, text=str(exc), to=bulk.get_absolute_url())
-    tasks.bulk_deletion_enqueue(rest)
-    if request.htmx:
-        return HttpResponseClientRedirect(rest.get_absolute_url())
-    return redirect(rest.get_absolute_url())
+    return _follow_up(request, _bulk_or_404(pk), bulk_deletion.bulk_deletion_continue_cancelled)
 
 
 @require_GET
