@@ -4,11 +4,21 @@
    [data-shortcuts-help] the help dialog (?), [data-shortcuts-open] a button that opens it,
    [data-preview-close] a button that empties #preview (Escape does too),
    [data-modal-close] a link or button that closes the confirmation in #modal (Escape does too),
-   [data-login-url] on <body>: where an expired session's htmx request ends up. */
+   [data-login-url] on <body>: where an expired session's htmx request ends up.
+   A row's own links are found by [data-action='preview'], [data-action='delete'] and
+   [data-bulk-select]. */
 (function () {
   "use strict";
 
   var selectedSid = null;
+  // The element that opened the confirmation in #modal: focus goes back there when it closes.
+  var modalOpener = null;
+  // The row to take focus when the table comes back after a delete (the deleted row's next).
+  var focusAfterRefresh = null;
+  // The preview follows the selection after a short pause, so that holding j through ten rows
+  // fetches (and audits) only the row the reviewer stops on.
+  var followTimer = null;
+  var FOLLOW_DELAY_MS = 200;
 
   function isTyping(target) {
     if (!target || !target.closest) return false;
@@ -33,20 +43,66 @@
     selectedSid = row.getAttribute("data-sid");
   }
 
+  function rowOf(sid) {
+    return rows().find(function (r) { return r.getAttribute("data-sid") === sid; }) || null;
+  }
+
+  // The transcription whose preview is open beside the table, or null.
+  function previewedSid() {
+    var article = document.querySelector(".workspace #preview .preview-body[id^='preview-']");
+    return article ? article.id.slice("preview-".length) : null;
+  }
+
   function move(step) {
     var all = rows();
     if (!all.length) return;
     var index = all.findIndex(function (r) { return r.getAttribute("data-sid") === selectedSid; });
     var next = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, index + step));
     select(all[next]);
+    followSelection();
+  }
+
+  // A reading pane follows the selection: the open preview shows the selected row.
+  function followSelection() {
+    window.clearTimeout(followTimer);
+    var shown = previewedSid();
+    if (!shown || shown === selectedSid) return;
+    followTimer = window.setTimeout(function () {
+      if (previewedSid() && previewedSid() !== selectedSid) previewSelected();
+    }, FOLLOW_DELAY_MS);
   }
 
   function previewSelected() {
-    var row = rows().find(function (r) { return r.getAttribute("data-sid") === selectedSid; });
+    var row = rowOf(selectedSid);
     if (!row) return false;
     var button = row.querySelector("[data-action='preview']");
     if (!button) return false;
     button.click();
+    return true;
+  }
+
+  // # (as in mail clients): delete the checked rows, or else the selected (or previewed) one.
+  function deleteSelected() {
+    if (document.querySelector("[data-bulk-select]:checked")) {
+      var bulk = document.querySelector("[data-bulk-submit]");
+      if (bulk && !bulk.disabled) { bulk.click(); return true; }
+      return false;
+    }
+    var row = rowOf(selectedSid);
+    var link = row ? row.querySelector("[data-action='delete']") : null;
+    if (!link && previewedSid()) link = document.querySelector("#preview [data-action='delete']");
+    if (!link) return false;
+    link.click();
+    return true;
+  }
+
+  // x: check or uncheck the selected row for a bulk deletion.
+  function toggleChecked() {
+    var row = rowOf(selectedSid);
+    var box = row ? row.querySelector("[data-bulk-select]") : null;
+    if (!box) return false;
+    box.checked = !box.checked;
+    box.dispatchEvent(new Event("change", { bubbles: true }));
     return true;
   }
 
@@ -64,6 +120,43 @@
     var modal = document.getElementById("modal");
     if (!modal || !modal.firstElementChild) return false;
     modal.replaceChildren();
+    returnFocus();
+    return true;
+  }
+
+  function returnFocus() {
+    var opener = modalOpener;
+    modalOpener = null;
+    if (opener && opener.isConnected) { opener.focus({ preventScroll: true }); return; }
+    var row = rowOf(selectedSid);
+    if (row) row.focus({ preventScroll: true });
+  }
+
+  function focusables(container) {
+    return Array.prototype.slice.call(container.querySelectorAll(
+      "a[href], button:not([disabled]), input:not([disabled]):not([type='hidden']), textarea:not([disabled]), select:not([disabled]), [tabindex]:not([tabindex='-1'])"
+    )).filter(function (el) { return el.offsetParent !== null || el === document.activeElement; });
+  }
+
+  // Tab and Shift+Tab go round the open confirmation and never behind it (aria-modal).
+  function trapTab(event) {
+    var modal = document.getElementById("modal");
+    if (!modal || !modal.firstElementChild) return false;
+    var inside = focusables(modal);
+    if (!inside.length) return false;
+    var first = inside[0];
+    var last = inside[inside.length - 1];
+    var active = document.activeElement;
+    if (!modal.contains(active)) {
+      (event.shiftKey ? last : first).focus();
+    } else if (event.shiftKey && active === first) {
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      first.focus();
+    } else {
+      return false;
+    }
+    event.preventDefault();
     return true;
   }
 
@@ -80,6 +173,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Tab" && trapTab(event)) return;
     // Escape cancels an open in-page confirmation wherever the focus is.
     if (event.key === "Escape" && closeModal()) {
       event.preventDefault();
@@ -119,6 +213,13 @@
         event.preventDefault();
         move(-1);
         break;
+      case "#":
+      case "Delete":
+        if (deleteSelected()) event.preventDefault();
+        break;
+      case "x":
+        if (toggleChecked()) event.preventDefault();
+        break;
       case "Enter":
         // Only when a row (not a link or button) has focus, so Enter keeps its usual meaning.
         if (event.target.closest && event.target.closest("a, button")) return;
@@ -152,22 +253,41 @@
     }
     // Clicking a row's cells selects it, so j/k continue from there.
     var row = event.target.closest && event.target.closest("[data-results] tbody tr[data-sid]");
-    if (row && !event.target.closest("a, button, input")) select(row);
+    if (row && !event.target.closest("input")) select(row);
+  });
+
+  // A request that fills the empty #modal: remember what opened it, to go back there.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail && event.detail.target;
+    var modal = document.getElementById("modal");
+    if (target && target === modal && !modal.firstElementChild) {
+      modalOpener = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
+    }
+  });
+
+  // The new table after a search, a page or a refresh (htmx:load fires on the new element,
+  // in the page; afterSwap of an outerHTML swap fires on the old one, already detached).
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.target;
+    if (!elt || elt.id !== "results") return;
+    var wanted = focusAfterRefresh;
+    focusAfterRefresh = null;
+    var again = rowOf(wanted || selectedSid);
+    if (!again && wanted) again = rows()[0] || null;
+    if (!again) { selectedSid = null; return; }
+    var hadFocus = wanted || document.activeElement === document.body || !document.activeElement;
+    if (hadFocus) {
+      select(again);
+    } else {
+      // Keep the selection shown without taking focus from where the user is.
+      again.classList.add("is-selected");
+      again.setAttribute("aria-selected", "true");
+    }
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target) return;
-    if (target.id === "results" || (target.matches && target.matches("[data-results]"))) {
-      // Keep the selection when the same row is still shown (for example after a refresh).
-      var again = rows().find(function (r) { return r.getAttribute("data-sid") === selectedSid; });
-      if (again) {
-        again.classList.add("is-selected");
-        again.setAttribute("aria-selected", "true");
-      } else {
-        selectedSid = null;
-      }
-    }
     if (target.id === "preview") {
       // On narrow screens the preview sits below the table: bring it into view.
       var box = target.getBoundingClientRect();
@@ -187,9 +307,18 @@
   document.addEventListener("htmx:oobAfterSwap", tidyPreview);
 
   // A transcription was deleted: its preview, if open, closes; the table refreshes itself.
+  // The next row (or else the previous) takes focus, now and again when the table comes back.
   document.body.addEventListener("transcription-deleted", function (event) {
     var sid = event.detail && event.detail.sid;
     if (sid && document.getElementById("preview-" + sid)) closePreview();
+    modalOpener = null;
+    var all = rows();
+    var index = all.findIndex(function (r) { return r.getAttribute("data-sid") === sid; });
+    if (index < 0) return;
+    var neighbour = all[index + 1] || all[index - 1] || null;
+    if (!neighbour) return;
+    focusAfterRefresh = neighbour.getAttribute("data-sid");
+    select(neighbour);
   });
 
   // An expired session answers an htmx request with the login page (after the redirect);
