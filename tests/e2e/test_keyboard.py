@@ -29,6 +29,7 @@ def test_a_whole_triage_by_keyboard(logged_in_page, deleter, cached, twilio, mon
         cached(transcription_text=f"Caller {n} asked about a refund")
     cached(transcription_text="Caller wanted the opening hours")
     page = logged_in_page(deleter)
+    expect(page.locator("[data-bulk-count]")).to_have_text("0 selected")  # the script runs
 
     # ? opens the list of shortcuts, Escape closes it.
     page.keyboard.press("?")
@@ -132,10 +133,14 @@ def test_a_wrong_typed_count_keeps_the_focus_on_the_count(
     for _ in range(2):
         cached()
     page = logged_in_page(deleter)
-    page.keyboard.press("j")
-    page.keyboard.press("x")
-    page.keyboard.press("j")
-    page.keyboard.press("x")
+    counter = page.locator("[data-bulk-count]")
+    expect(counter).to_have_text("0 selected")  # the page's script is running
+    sids = _sids_shown(page)
+    for sid in sids:
+        page.keyboard.press("j")
+        expect(row_of(page, sid)).to_be_focused()
+        page.keyboard.press("x")
+    expect(counter).to_have_text("2 selected")
     page.keyboard.press("#")
     dialog = page.locator("#modal [data-bulk-confirm]")
     expect(dialog.get_by_label("Reason")).to_be_focused()

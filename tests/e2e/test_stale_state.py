@@ -1,12 +1,15 @@
 """What the page says stays true, in a real browser: Escape leaves the search box keeping its
-words, a refresh after a delete keeps the URL's filters, and a delete journey logs nothing in
-the console and asks for nothing that is not there."""
+words, a refresh after a delete keeps the URL's filters, the status bar counts again after a
+delete or a sync and turns red when a sync fails, and a delete journey logs nothing in the
+console and asks for nothing that is not there."""
 
 from __future__ import annotations
 
 import re
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import row_of
@@ -70,3 +73,51 @@ def test_the_focus_outline_has_three_to_one_contrast_on_white(logged_in_page, re
 
     luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
     assert (1.05 / (luminance + 0.05)) >= 3.0
+
+
+def _run_worker():
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0, stdout=StringIO())
+
+
+def test_the_status_bar_counts_again_after_a_delete_and_after_a_sync(
+    logged_in_page, deleter, cached, twilio
+):
+    rows = [cached(transcription_text=f"call {n}") for n in range(3)]
+    call_command("sync_transcriptions", stdout=StringIO())
+    page = logged_in_page(deleter)
+    summary = page.locator("#status-summary")
+    expect(summary.locator(".status-counts")).to_contain_text("3 cached")
+
+    row_of(page, rows[0].sid).locator('[data-action="delete"]').click()
+    page.locator('[data-action="confirm-delete"]').click()
+    expect(row_of(page, rows[0].sid)).to_have_count(0)
+    expect(summary.locator(".status-counts")).to_contain_text("2 cached")
+
+    for _ in range(4):
+        twilio.store.add(status="failed")
+    page.locator('[data-action="sync-now"]').click()
+    _run_worker()
+    expect(page.locator("#sync-control")).to_contain_text("Sync finished", timeout=15_000)
+    expect(summary.locator(".status-counts")).to_contain_text("6 cached")
+    expect(summary.get_by_role("link", name=re.compile("Failed"))).to_contain_text("4")
+    expect(summary.locator(".dot-succeeded")).to_have_count(1)
+
+
+def test_a_failed_sync_turns_the_status_bar_red(logged_in_page, reviewer, cached, twilio, settings):
+    cached(transcription_text="a call")
+    call_command("sync_transcriptions", stdout=StringIO())
+    settings.TWILIO_MAX_ATTEMPTS = 1
+    page = logged_in_page(reviewer)
+    summary = page.locator("#status-summary")
+    expect(summary.locator(".dot-succeeded")).to_have_count(1)
+
+    twilio.faults.error_rate = 1.0
+    page.locator('[data-action="sync-now"]').click()
+    _run_worker()
+    expect(page.locator("#sync-control")).to_contain_text("Sync failed", timeout=15_000)
+    expect(summary).to_contain_text("Last sync failed")
+    expect(summary.locator(".dot-failed")).to_have_count(1)
+    expect(summary.locator(".dot-succeeded")).to_have_count(0)
+    expect(page.locator("section.status-bar")).to_have_css(
+        "border-top-color", "rgb(244, 196, 191)"
+    )
