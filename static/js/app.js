@@ -10,6 +10,9 @@
 (function () {
   "use strict";
 
+  // CSS that needs the script (the phone's "Filters" toggle) keys on this class.
+  document.documentElement.classList.add("js");
+
   var selectedSid = null;
   // The element that opened the confirmation in #modal: focus goes back there when it closes.
   var modalOpener = null;
@@ -243,6 +246,13 @@
     if (event.target.closest && event.target.closest("[data-preview-close]")) {
       event.preventDefault();
       closePreview();
+      return;
+    }
+    var toggle = event.target.closest && event.target.closest("[data-filters-toggle]");
+    if (toggle) {
+      var area = toggle.closest(".table-area");
+      var open = area.classList.toggle("filters-open");
+      toggle.setAttribute("aria-expanded", String(open));
       return;
     }
     var opener = event.target.closest && event.target.closest("[data-shortcuts-open]");
