@@ -24,8 +24,14 @@ demo: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --verbosity 0
 	$(PY) manage.py run_demo
 
+# The browser-side checks (axe-core; Lighthouse for its bench), pinned in package-lock.json.
+node_modules/.installed: package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the accessibility tests: apt-get install -y nodejs npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # PYTEST_ARGS adds options, e.g. CI's coverage report.
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev-installed
