@@ -130,7 +130,12 @@ def test_no_recording_deleted_audio_and_twilio_down_are_said_plainly(
     assert b"was deleted at Twilio" in body and b"<audio" not in body
     twilio.faults.error_rate = 1.0
     body = client.post(reverse("transcriptions:listen", args=[recorded.sid]), **HTMX).content
-    assert b"could not be asked" in body
+    assert b"The recording cannot be played. Twilio had a problem on its side (error 500)" in body
+    twilio.faults.error_rate = 0.0
+    twilio.faults.drop_rate = 1.0
+    body = client.post(reverse("transcriptions:listen", args=[recorded.sid]), **HTMX).content
+    assert b"The recording cannot be played. Twilio could not be reached just now" in body
+    assert b"127.0.0.1" not in body and b"tries" not in body
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.LISTENED).exists()
 
 

@@ -259,8 +259,11 @@ def test_sync_broken_half_way_removes_nothing_and_can_run_again(
     # Pages fetched ahead before the line was cut are still written; then the pass stops.
     # (at most three ahead: one waiting to be written, one detected, one being read).
     assert 2 <= failed.pages <= 5 and failed.removed == 0
-    assert "could not be reached" in failed.error_message
-    assert str(raised.value) in failed.error_message
+    # The record (shown on the table's status bar) in plain words; the host and the tries in
+    # the exception, for the command and the log.
+    assert failed.error_message.startswith("Twilio could not be reached just now. Try again")
+    assert "127.0.0.1" not in failed.error_message and "tries" not in failed.error_message
+    assert "127.0.0.1" in str(raised.value) and "gave up after" in str(raised.value)
     assert AUTH_TOKEN not in failed.error_message
     # Every cached row is still there, the ones Twilio deleted included.
     assert Transcription.objects.count() == 81

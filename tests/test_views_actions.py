@@ -186,8 +186,8 @@ def test_preview_shows_a_twilio_error_and_keeps_the_row(
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Could not fetch the text from Twilio" in body
-    assert "500" in body
+    assert "The text could not be fetched. Twilio had a problem on its side (error 500)" in body
+    assert "Try again in a few minutes." in body
     assert Transcription.objects.filter(pk=row.pk).exists()
     assert not AuditEvent.objects.exists()
 
@@ -406,7 +406,7 @@ def test_delete_error_at_twilio_keeps_the_row_and_retargets_the_error(
     assert response["HX-Retarget"] == "#messages"
     assert response["HX-Reswap"] == "innerHTML"
     assert f"Could not delete {item.sid}; it is kept." in body
-    assert "Twilio error 500" in body
+    assert "Twilio had a problem on its side (error 500). Try again in a few minutes." in body
     assert 'class="message message-error"' in body
     assert Transcription.objects.filter(sid=item.sid).exists()
     assert twilio.store.get(item.sid) is not None

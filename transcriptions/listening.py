@@ -63,12 +63,8 @@ def listening_start(*, transcription: Transcription, user: Actor) -> ListeningSt
             status = client.fetch_recording_status(recording_sid)
     except TwilioNotFound:
         return ListeningStart(error=f"Twilio has no recording {recording_sid} (deleted?).")
-    except TwilioNotConfigured as exc:
-        return ListeningStart(error=str(exc))
     except TwilioError as exc:
-        return ListeningStart(
-            error=f"Twilio could not be asked for the recording just now; try again. ({exc})"
-        )
+        return ListeningStart(error=f"The recording cannot be played. {exc.in_plain_words()}")
     if status == "deleted":
         return ListeningStart(error=f"The audio of {recording_sid} was deleted at Twilio.")
     if status not in ("completed", ""):
@@ -141,7 +137,7 @@ def media_relay(grant: ListenGrant, *, fmt: str, requested_range: str) -> MediaA
     try:
         client = get_client()
     except TwilioNotConfigured as exc:
-        return MediaAnswer(503, error=str(exc))
+        return MediaAnswer(503, error=exc.in_plain_words())
     try:
         upstream = client.recording_media(
             grant.recording_sid, extension=extension, byte_range=bounded_range(requested_range)

@@ -82,12 +82,12 @@ def preview_text_load(
         try:
             transcription_text_fetch(transcription=transcription)
         except TwilioNotConfigured as exc:
-            return PreviewText(notice=f"The text is not cached yet. {exc}")
+            return PreviewText(notice=f"The text is not cached yet. {exc.in_plain_words()}")
         except TwilioNotFound:
             transcription_forget_gone(transcription=transcription, actor=actor)
             return PreviewText(gone=True)
         except TwilioError as exc:
-            return PreviewText(error=f"Could not fetch the text from Twilio. {exc}")
+            return PreviewText(error=f"The text could not be fetched. {exc.in_plain_words()}")
         source = "fetched from Twilio"
     text = transcription.transcription_text
     if text is None:

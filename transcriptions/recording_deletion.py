@@ -80,8 +80,8 @@ def recording_delete(
             return RecordingOutcome(
                 recording_sid,
                 False,
-                f"Its recording {recording_sid} could not be deleted ({exc.message}); "
-                "it is on the audit trail, to be deleted again.",
+                f"Its recording {recording_sid} could not be deleted: {exc.in_plain_words()} "
+                "It is on the audit trail, to be deleted again.",
             )
     recording_outcome_record(
         recording_sid=recording_sid,

@@ -38,6 +38,7 @@ from .twilio_wire import (
     TwilioTranscription,
     error_from_response,
     malformed,
+    plain_words,
 )
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "TwilioTranscription",
     "client_or_settings",
     "get_client",
+    "plain_words",
     "request_budget",
     "twilio_configuration_check",
     "twilio_configuration_problem",
@@ -313,7 +315,10 @@ class TwilioClient:
             left = self._deadline - time.monotonic()
             if left < MIN_TRY_SECONDS:
                 raise TwilioError(
-                    None, None, "Twilio did not answer in the time a page may wait for it"
+                    None,
+                    None,
+                    "Twilio did not answer in the time a page may wait for it",
+                    unreachable=True,
                 )
             timeout = (min(timeout[0], left), min(timeout[1], left))
         try:
@@ -332,12 +337,18 @@ class TwilioClient:
             exhausted = isinstance(cause, MaxRetryError)
             reason = cause.reason if isinstance(cause, MaxRetryError) else cause
             tries = self._max_attempts if exhausted else 1
+            failure = (
+                f"Twilio could not be reached at {urlsplit(url).netloc}: "
+                f"{network_failure_text(reason)} "
+                f"(gave up after {'1 try' if tries == 1 else f'{tries} tries'})"
+            )
+            # The pages say it in plain words; the host and the tries are for the log.
+            logger.warning("Twilio %s %s: %s", method, urlsplit(url).path, failure)
             raise TwilioError(
                 None,
                 None,
-                f"Twilio could not be reached at {urlsplit(url).netloc}: "
-                f"{network_failure_text(reason)} "
-                f"(gave up after {'1 try' if tries == 1 else f'{tries} tries'})",
+                failure,
+                unreachable=True,
                 # Only a failure to connect says the request never left.
                 may_have_arrived=not isinstance(
                     reason, ConnectTimeoutError | NewConnectionError | ResponseError

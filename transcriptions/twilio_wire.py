@@ -31,6 +31,10 @@ class TwilioError(Exception):
     `more_info` Twilio's link for the code. None of them carries credentials or transcript text.
     `may_have_arrived`: no answer came, but the request may have reached Twilio (it timed out
     or the connection broke after it was sent), so what it asked for may have been done.
+    `unreachable`: no answer came at all, or none in the time allowed.
+
+    `str()` is for the log and the commands (host, tries, codes); `in_plain_words()` is what
+    the pages say: what happened and what to do.
     """
 
     def __init__(
@@ -41,13 +45,45 @@ class TwilioError(Exception):
         more_info: str | None = None,
         *,
         may_have_arrived: bool = False,
+        unreachable: bool = False,
     ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.more_info = more_info
         self.may_have_arrived = may_have_arrived
+        self.unreachable = unreachable
         super().__init__(status, code, message, more_info)
+
+    def in_plain_words(self) -> str:
+        """What went wrong and what to do, for a reader of the desk's pages: no host, no
+        retry counts (the log has them); Twilio's own words only where they explain a refusal."""
+        status = self.status
+        if self.unreachable:
+            return (
+                "Twilio could not be reached just now. Try again in a minute; if it goes on, "
+                "tell an administrator (the desk's log has the details)."
+            )
+        if status is None or 200 <= status < 300:
+            return (
+                "Twilio's answer could not be read. Try again; if it goes on, tell an "
+                "administrator (the desk's log has the details)."
+            )
+        if status in (401, 403):
+            return (
+                f"Twilio refused the desk's credentials (error {status}). An administrator "
+                "needs to check the Twilio account settings."
+            )
+        if status == 404:
+            return "Twilio has no such item: it may have been deleted already."
+        if status == 429:
+            return "Twilio asked the desk to slow down. Try again in a minute."
+        if status >= 500:
+            return (
+                f"Twilio had a problem on its side (error {status}). Try again in a few minutes."
+            )
+        code = f", code {self.code}" if self.code is not None else ""
+        return f"Twilio refused the request (error {status}{code}): {self.message}"
 
     def __str__(self) -> str:
         head = "Twilio error" if self.status is None else f"Twilio error {self.status}"
@@ -79,6 +115,9 @@ class TwilioNotConfigured(TwilioError, ImproperlyConfigured):
 
     def __str__(self) -> str:
         return self.message
+
+    def in_plain_words(self) -> str:
+        return f"{self.message}. An administrator sets it up."
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +214,12 @@ class TranscriptionPage(list[TwilioTranscription]):
             if problems:
                 page.problems[sid] = problems
         return page
+
+
+def plain_words(exc: BaseException) -> str:
+    """A refusal in the words the pages use: Twilio's errors in plain words, the desk's own
+    refusals (already plain) as they are."""
+    return exc.in_plain_words() if isinstance(exc, TwilioError) else str(exc)
 
 
 def malformed(what: str) -> TwilioError:

@@ -26,7 +26,9 @@ ROLES = ["viewer", "reviewer", "deleter", "privacy_officer"]
 # Every rule of the WCAG 2.x A and AA sets and axe's best practices.
 RUN_AXE = """async () => {
   const result = await axe.run(document, {
-    runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
+    runOnly: {type: "tag", values: [
+      "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice",
+    ]},
     resultTypes: ["violations"],
   });
   return result.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ` +

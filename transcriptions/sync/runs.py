@@ -113,7 +113,7 @@ def _failure_reason(exc: BaseException, run: SyncRun) -> str:
     """Why the run failed, for the SyncRun record: never credentials, never text."""
     where = f"after {run.pages} page{'s' if run.pages != 1 else ''}"
     if isinstance(exc, TwilioError):
-        return f"{exc} ({where})"
+        return f"{exc.in_plain_words()} ({where})"
     if isinstance(exc, SyncTakenOver):
         return str(exc)
     if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -131,6 +131,9 @@ def run_fail(run: SyncRun, exc: BaseException) -> None:
     run.error_message = _failure_reason(exc, run)
     if isinstance(exc, DatabaseError):
         logger.error("Sync run %s failed: %s", run.pk, run.error_message)
+    elif isinstance(exc, TwilioError):
+        # The record says it in plain words; the host, the tries and the codes go to the log.
+        logger.warning("Sync run %s failed: %s", run.pk, exc)
     elif not isinstance(exc, TwilioError | KeyboardInterrupt | SystemExit | SyncTakenOver):
         logger.exception("Sync run %s failed", run.pk)
     try:

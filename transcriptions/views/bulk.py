@@ -20,7 +20,7 @@ from .. import bulk_deletion, tasks
 from ..bulk_deletion import BulkDeletionRefused, BulkTarget
 from ..forms import BulkConfirmForm, TranscriptionFilterForm
 from ..models import BulkDeletion
-from ..twilio_client import TwilioError, twilio_not_configured_text
+from ..twilio_client import TwilioError, plain_words, twilio_not_configured_text
 from ..words import duration_text
 from .htmx import (
     CHANGED_EVENT,
@@ -81,7 +81,7 @@ def _start(
             with_recordings=form.with_recordings(),
         )
     except (TwilioError, BulkDeletionRefused) as exc:
-        return None, [f"{exc} Nothing deleted."]
+        return None, [f"{plain_words(exc)} Nothing deleted."]
     return bulk, []
 
 
@@ -145,7 +145,7 @@ def _follow_up(
     try:
         follow_up = start(bulk_deletion=bulk, actor=request.user)
     except (TwilioError, BulkDeletionRefused) as exc:
-        return error_answer(request, text=str(exc), to=bulk.get_absolute_url())
+        return error_answer(request, text=plain_words(exc), to=bulk.get_absolute_url())
     return _queued(request, follow_up)
 
 

@@ -123,7 +123,7 @@ def _retention_start(request: HtmxHttpRequest, form: RetentionConfirmForm) -> Ht
         except retention.RetentionPolicyError as exc:
             error = str(exc)
         except TwilioError as exc:
-            error = f"{exc} Nothing deleted."
+            error = f"{exc.in_plain_words()} Nothing deleted."
     if started is None:
         policy_form = RetentionPolicyForm(request.POST)
         return _retention_page(

@@ -48,7 +48,7 @@ def sync_start(request: HtmxHttpRequest) -> HttpResponse:
     try:
         queued = tasks.sync_request(started_by=request.user.get_username())
     except TwilioError as exc:
-        return error_answer(request, text=str(exc), to="transcriptions:list")
+        return error_answer(request, text=exc.in_plain_words(), to="transcriptions:list")
     if not request.htmx:
         messages.info(request, queued.message)
         return redirect("transcriptions:list")

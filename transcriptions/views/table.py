@@ -204,7 +204,7 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     table_viewed(user=request.user, filters=filters, rows=page.rows, with_text=can_read_text)
     if not wants_fragment(request):
         return render(request, LIST, context)
-    response = render(request, f"{LIST}#results", {**context, "oob_facets": True, "oob_status": True})
+    response = render(request, f"{LIST}#results", {**context, "out_of_band": True})
     # The results refreshing themselves after a change (trigger "results") keep the URL;
     # filters and paging push the canonical one (defaults and invalid values left out).
     if request.htmx.trigger != "results":

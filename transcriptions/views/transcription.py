@@ -143,7 +143,7 @@ def transcription_refresh(request: HtmxHttpRequest, sid: str) -> HttpResponse:
         transcription_forget_gone(transcription=transcription, actor=request.user)
         return _gone_response(request, transcription)
     except TwilioError as exc:
-        text = f"Could not refresh {transcription.sid} from Twilio. {exc}"
+        text = f"Could not refresh {transcription.sid}. {exc.in_plain_words()}"
         return error_answer(request, text=text, to=detail_url)
     refreshed = f"Refreshed from Twilio at {timezone.localtime():%H:%M:%S}."
     if not request.htmx:
@@ -207,14 +207,14 @@ def transcription_delete(request: HtmxHttpRequest, sid: str) -> HttpResponse:
         if request.htmx and cached(sid) is None:
             return _deleted_response(request, sid=sid, text=str(exc))
         return error_answer(request, text=str(exc), to="transcriptions:list", close_modal=True)
-    except DeleteOutcomeUnknown as exc:
+    except DeleteOutcomeUnknown:
         text = (
-            f"Twilio did not answer, so whether {transcription.sid} was deleted is not known "
-            f"({exc.message}). It stays in the list until Twilio says; delete it again to ask."
+            f"Twilio did not answer, so whether {transcription.sid} was deleted is not known. "
+            "It stays in the list until Twilio says; delete it again to ask."
         )
         return error_answer(request, text=text, to="transcriptions:list", close_modal=True)
     except TwilioError as exc:
-        text = f"Could not delete {transcription.sid}; it is kept. {exc}"
+        text = f"Could not delete {transcription.sid}; it is kept. {exc.in_plain_words()}"
         return error_answer(request, text=text, to="transcriptions:list", close_modal=True)
     if request.htmx:
         return _deleted_response(request, sid=outcome.sid, text=outcome.message)

@@ -38,7 +38,7 @@ def _twilio_problem(exc: TwilioError, client: TwilioClient) -> str:
             f"Twilio rejected the credentials ({exc}). Check TWILIO_ACCOUNT_SID and "
             "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)."
         )
-    if exc.status is None and "could not be reached" in exc.message:
+    if exc.unreachable:
         return f"{exc.message}. Check TWILIO_API_BASE_URL ({client.base_url}) and the network."
     return str(exc)
 
