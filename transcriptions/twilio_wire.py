@@ -79,9 +79,7 @@ class TwilioError(Exception):
         if status == 429:
             return "Twilio asked the desk to slow down. Try again in a minute."
         if status >= 500:
-            return (
-                f"Twilio had a problem on its side (error {status}). Try again in a few minutes."
-            )
+            return f"Twilio had a problem on its side (error {status}). Try again in a few minutes."
         code = f", code {self.code}" if self.code is not None else ""
         return f"Twilio refused the request (error {status}{code}): {self.message}"
 

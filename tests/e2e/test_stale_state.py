@@ -118,6 +118,4 @@ def test_a_failed_sync_turns_the_status_bar_red(logged_in_page, reviewer, cached
     expect(summary).to_contain_text("Last sync failed")
     expect(summary.locator(".dot-failed")).to_have_count(1)
     expect(summary.locator(".dot-succeeded")).to_have_count(0)
-    expect(page.locator("section.status-bar")).to_have_css(
-        "border-top-color", "rgb(244, 196, 191)"
-    )
+    expect(page.locator("section.status-bar")).to_have_css("border-top-color", "rgb(244, 196, 191)")
