@@ -216,6 +216,9 @@ TASKS = {
 # heartbeat (or an item's claim) may go unrefreshed before the worker counts as dead and the
 # next one resumes its work.
 BULK_DELETE_CONCURRENCY = env_int("BULK_DELETE_CONCURRENCY", 8)
+# When Twilio stops answering, a bulk deletion waits between single tries, doubling the wait
+# up to this many seconds, instead of failing item after item.
+BULK_OUTAGE_PAUSE_MAX_SECONDS = env_float("BULK_OUTAGE_PAUSE_MAX_SECONDS", 30.0)
 BULK_DELETE_STALE_SECONDS = env_int("BULK_DELETE_STALE_SECONDS", 60)
 # A running sync that has not written a page for this long is taken to be dead.
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 300)

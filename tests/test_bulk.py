@@ -854,3 +854,72 @@ def test_after_a_cancel_the_rest_can_be_deleted(client, deleter, cached_rows, tw
     assert len(twilio.store) == 0 and not Transcription.objects.exists()
     again = client.post(reverse("transcriptions:bulk-continue", args=[rest.pk]), follow=True)
     assert "Only a cancelled bulk deletion has a rest to delete." in again.content.decode()
+
+
+def test_while_twilio_is_down_a_job_waits_between_tries_instead_of_failing_every_item(
+    client, deleter, cached_rows, twilio, settings, caplog
+):
+    settings.BULK_OUTAGE_PAUSE_MAX_SECONDS = 0.2
+    rows = cached_rows(40)
+    client.force_login(deleter)
+    bulk = start(client, sids=[r.sid for r in rows])
+    twilio.faults.drop_rate = 1.0
+
+    def twilio_back_after_the_job_noticed() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            "is not answering" in r.getMessage() for r in list(caplog.records)
+        ):
+            time.sleep(0.01)
+        # Tries one at a time while it is down (an item is 2 requests a round, 3 rounds: 18
+        # requests hold at least one whole try), then Twilio answers again.
+        noticed_at = len(twilio.request_log)
+        while time.monotonic() < deadline and len(twilio.request_log) < noticed_at + 18:
+            time.sleep(0.01)
+        twilio.faults.drop_rate = 0.0
+
+    thread = threading.Thread(target=twilio_back_after_the_job_noticed, daemon=True)
+    thread.start()
+    with caplog.at_level("INFO", logger="transcriptions.bulk_deletion.worker"):
+        bulk_deletion.bulk_deletion_run(bulk_deletion_id=bulk.pk, concurrency=2)
+    thread.join(timeout=30)
+
+    bulk.refresh_from_db()
+    failed = bulk.items.filter(state=BulkDeletionItem.State.FAILED).count()
+    deleted = bulk.items.filter(state=BulkDeletionItem.State.DELETED).count()
+    # The items that failed before the job took Twilio for down (5 in a row, and those then
+    # in flight); every other one waited and was deleted once Twilio answered.
+    assert 5 <= failed <= 5 + 2 * 2
+    assert failed + deleted == 40
+    assert len(twilio.store.all()) == failed
+    assert bulk.twilio_down_since is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("Twilio answers again" in m for m in messages)
+    # Tries made while Twilio was down went back to the queue with their try counted.
+    assert bulk.items.filter(state=BulkDeletionItem.State.DELETED, attempts__gt=1).exists()
+
+
+def test_the_page_says_twilio_is_down_and_the_bar_shows_failures_apart(
+    client, deleter, cached_rows
+):
+    rows = cached_rows(4)
+    client.force_login(deleter)
+    bulk = start(client, sids=[r.sid for r in rows])
+    BulkDeletion.objects.filter(pk=bulk.pk).update(
+        state="running", started_at=timezone.now(), twilio_down_since=timezone.now()
+    )
+    items = list(bulk.items.order_by("pk"))
+    BulkDeletionItem.objects.filter(pk__in=[i.pk for i in items[:3]]).update(
+        state=BulkDeletionItem.State.FAILED, error="no answer: Twilio could not be reached"
+    )
+    BulkDeletionItem.objects.filter(pk=items[3].pk).update(state=BulkDeletionItem.State.DELETED)
+
+    body = client.get(bulk.get_absolute_url()).content.decode()
+    assert "data-bulk-twilio-down" in body and "Twilio is not answering (since" in body
+    assert "nothing more is marked failed meanwhile" in body
+    # Three of four failed: a quarter of the bar deleted, three quarters failed.
+    assert re.search(r'class="bulk-bar-done"[^>]*width="250"', body)
+    assert re.search(r'class="bulk-bar-failed" x="250"[^>]*width="750"', body)
+
+    BulkDeletion.objects.filter(pk=bulk.pk).update(twilio_down_since=None)
+    assert "data-bulk-twilio-down" not in client.get(bulk.get_absolute_url()).content.decode()

@@ -350,6 +350,9 @@ class BulkDeletion(models.Model):
     with_recordings = models.BooleanField(default=False)
     # The verification pass after the job: when it ended (None: not run, or not finished).
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Since when Twilio has not been answering (or answering only errors) and the job waits
+    # between tries; None while Twilio answers.
+    twilio_down_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -74,6 +74,15 @@ class BulkProgress:
         return int(100 * self.finished / self.total) if self.total else 100
 
     @property
+    def bar(self) -> dict[str, int]:
+        """The progress bar's parts in thousandths of its width: deleted, then failed (a run
+        that mostly failed must not look like a full, good bar)."""
+        if not self.total:
+            return {"done": 1000, "failed": 0}
+        done = round(1000 * self.done / self.total)
+        return {"done": done, "failed": min(1000 - done, round(1000 * self.failed / self.total))}
+
+    @property
     def rate(self) -> float | None:
         """Items finished per second since the start."""
         if not self.elapsed_seconds or not self.finished:

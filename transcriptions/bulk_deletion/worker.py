@@ -4,6 +4,7 @@ deletion; an item is claimed by one, and a claim left by a worker that died is t
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -36,6 +37,14 @@ HEARTBEAT_SECONDS = 1.0
 # A transient failure (429, 5xx, no answer) that outlasts the client's own retries is tried
 # this many times in all, with a pause, before the item counts as failed.
 ITEM_ROUNDS = 3
+
+logger = logging.getLogger(__name__)
+# This many items in a row failing for want of a good answer (no answer, 429, 5xx) mean Twilio
+# is down: the job then sends one item at a time, waiting between tries (doubling from
+# OUTAGE_FIRST_PAUSE_SECONDS up to BULK_OUTAGE_PAUSE_MAX_SECONDS), and gives the items it
+# tries back to the queue rather than failing them, until an answer comes.
+OUTAGE_AFTER_FAILURES = 5
+OUTAGE_FIRST_PAUSE_SECONDS = 1.0
 
 
 def _default_worker_id() -> str:
@@ -71,6 +80,9 @@ class _BulkRun:
         self._local = threading.local()
         self._clients: list[TwilioClient] = []
         self._clients_lock = threading.Lock()
+        self._failing_in_a_row = 0
+        self._pause = 0.0  # > 0 while Twilio is down: the wait before the next try
+        self._next_try = 0.0
 
     # Pool threads: Twilio only
 
@@ -156,15 +168,64 @@ class _BulkRun:
         )
         return [holder for holder in holders if process_gone(holder)]
 
+    def _outage_watch(
+        self, results: list[tuple[BulkDeletionItem, tuple[str, TwilioError | None]]]
+    ) -> list[BulkDeletionItem]:
+        """Follow whether Twilio is down (see OUTAGE_AFTER_FAILURES); the items that failed
+        while it was, to go back to the queue instead of failing."""
+        back: list[BulkDeletionItem] = []
+        for item, (_state, exc) in results:
+            if exc is None or not _is_transient(exc):
+                self._failing_in_a_row = 0
+                continue
+            self._failing_in_a_row += 1
+            if self._pause:
+                back.append(item)
+        if self._failing_in_a_row == 0 and self._pause:
+            self._pause = 0.0
+            BulkDeletion.objects.filter(pk=self.bulk.pk).update(twilio_down_since=None)
+            logger.info("Twilio answers again; bulk deletion #%s goes on", self.bulk.pk)
+        elif self._failing_in_a_row >= OUTAGE_AFTER_FAILURES:
+            if not self._pause:
+                BulkDeletion.objects.filter(pk=self.bulk.pk).update(
+                    twilio_down_since=timezone.now()
+                )
+                logger.warning(
+                    "Twilio is not answering; bulk deletion #%s waits between tries",
+                    self.bulk.pk,
+                )
+            cap = max(settings.BULK_OUTAGE_PAUSE_MAX_SECONDS, 0.01)
+            self._pause = min(cap, self._pause * 2 or OUTAGE_FIRST_PAUSE_SECONDS)
+            self._next_try = time.monotonic() + self._pause
+        return back
+
+    def _claimable_now(self, free: int, in_flight: int) -> int:
+        """How many items to claim: `free`, or while Twilio is down one try at a time once
+        the wait is over."""
+        if not self._pause:
+            return free
+        return 1 if in_flight == 0 and time.monotonic() >= self._next_try else 0
+
+    def _pending_left(self) -> bool:
+        return self._items().filter(state=BulkDeletionItem.State.PENDING).exists()
+
     def _record(
         self, results: list[tuple[BulkDeletionItem, tuple[str, TwilioError | None]]]
     ) -> None:
         """Write the outcomes Twilio gave: each item's state, the cached row removed only for
-        a confirmed delete, and the audit event, all in one transaction."""
+        a confirmed delete, and the audit event, all in one transaction. While Twilio is down
+        a failed try goes back to the queue, its try counted (it may have reached Twilio)."""
         now = timezone.now()
         state = BulkDeletionItem.State
+        back = {item.pk for item in self._outage_watch(results)}
         with transaction.atomic():
+            if back:
+                self._items().filter(
+                    pk__in=back, state=state.CLAIMED, claimed_by=self.worker_id
+                ).update(state=state.PENDING, claimed_by="", claimed_at=None)
             for item, (new_state, exc) in results:
+                if item.pk in back:
+                    continue
                 error = failure_outcome(exc)[:255] if exc is not None else ""
                 updated = (
                     self._items()
@@ -321,8 +382,9 @@ class _BulkRun:
                 free = 2 * self.concurrency - len(in_flight)
                 # Claiming again at the tail costs little and picks up claims that went
                 # stale with a dead worker meanwhile.
-                if not stopping and free > 0:
-                    for item in self._claim(free):
+                claimable = self._claimable_now(free, len(in_flight)) if not stopping else 0
+                if claimable > 0:
+                    for item in self._claim(claimable):
                         # Claimed before by a worker that recorded nothing: it may have sent it.
                         sent_before = item.attempts > 1
                         future = pool.submit(
@@ -330,6 +392,11 @@ class _BulkRun:
                         )
                         in_flight[future] = item
                 if not in_flight:
+                    if self._pause and not stopping and self._pending_left():
+                        # Twilio is down: wait for the next try, beating the heart meanwhile.
+                        wait_for = min(HEARTBEAT_SECONDS, self._next_try - time.monotonic())
+                        time.sleep(max(wait_for, 0.0))
+                        continue
                     break
                 done, _ = wait(in_flight, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
                 if done:
@@ -341,6 +408,8 @@ class _BulkRun:
             with self._clients_lock:
                 for client in self._clients:
                     client.close()
+        if self._pause:
+            BulkDeletion.objects.filter(pk=self.bulk.pk).update(twilio_down_since=None)
         self._finish()
 
 

@@ -124,6 +124,7 @@ def _progress_context(bulk: BulkDeletion) -> dict[str, Any]:
         "proof": None if bulk.is_active else bulk_deletion.bulk_deletion_proof(bulk_deletion=bulk),
         "failure_groups": bulk_deletion.bulk_deletion_failure_groups(bulk_deletion=bulk),
         "table_url": bulk_deletion.bulk_deletion_table_url(bulk),
+        "outage_pause_max": f"{settings.BULK_OUTAGE_PAUSE_MAX_SECONDS:g}",
     }
 
 
