@@ -80,3 +80,40 @@ def test_select_all_on_the_page_counts_every_row(logged_in_page, deleter, cached
 
     expect(page.locator("[data-bulk-count]")).to_have_text("3 selected")
     expect(page.locator("[data-action='bulk-delete-selected']")).to_be_enabled()
+
+
+def test_the_table_and_the_list_follow_a_running_job_without_a_reload(
+    logged_in_page, live_server, deleter, sandbox, cached, settings
+):
+    # Slow enough for a click to land between two swaps of the notices.
+    settings.TABLE_NEWS_POLL_SECONDS = 2
+    rows = [cached() for _ in range(3)]
+    page = logged_in_page(deleter)
+    for row in rows[:2]:
+        page.get_by_label(f"Select {row.sid}").check()
+    page.locator("[data-action='bulk-delete-selected']").click()
+    page.locator("#modal").get_by_label("Reason").fill("Old calls")
+    page.locator("[data-action='confirm-bulk-delete']").click()
+    expect(page).to_have_url(re.compile(r"/bulk/\d+/$"))
+    bulk = BulkDeletion.objects.get()
+
+    # The table, open meanwhile, says a job is under way; the list polls while it runs.
+    page.goto(f"{live_server.url}/")
+    running = page.locator("[data-bulk-running]")
+    expect(running).to_contain_text(f"Bulk deletion #{bulk.pk} queued: 0 of 2 deleted")
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/bulk/")
+    expect(other.locator("#bulk-list")).to_have_attribute("data-polling", "on")
+    state = other.locator(f"[data-bulk-id='{bulk.pk}'] .badge")
+    expect(state).to_have_text("Queued")
+
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0, stdout=StringIO())
+
+    expect(state).to_have_text("Completed", timeout=15_000)
+    expect(other.locator("#bulk-list")).to_have_attribute("data-polling", "off")
+    expect(running).to_have_count(0)
+    finished = page.locator("[data-bulk-finished]")
+    expect(finished).to_contain_text(f"Bulk deletion #{bulk.pk} completed: 2 of 2 deleted")
+    finished.get_by_role("link", name="show the table now").click()
+    expect(page.locator("#results tbody tr[data-sid]")).to_have_count(1)
+    expect(page.locator(f"#results tr[data-sid='{rows[2].sid}']")).to_be_visible()

@@ -297,6 +297,21 @@ def bulk_deletion_list() -> QuerySet[BulkDeletion]:
     return BulkDeletion.objects.select_related("created_by").order_by("-created_at", "-id")
 
 
+def bulk_deletions_running(limit: int = 3) -> list[BulkDeletion]:
+    """The unfinished bulk deletions, newest first, for the table's word on them (their
+    counters are the ones each worker's heartbeat refreshes)."""
+    active = BulkDeletion.objects.filter(state__in=BulkDeletion.ACTIVE_STATES)
+    return list(active.order_by("-created_at", "-id")[:limit])
+
+
+def bulk_deletions_finished_since(since: datetime, limit: int = 3) -> list[BulkDeletion]:
+    """The bulk deletions that ended after `since`, newest first."""
+    ended = BulkDeletion.objects.filter(finished_at__gt=since).exclude(
+        state__in=BulkDeletion.ACTIVE_STATES
+    )
+    return list(ended.order_by("-finished_at")[:limit])
+
+
 def bulk_deletion_failed_count(*, bulk_deletion: BulkDeletion) -> int:
     """Items whose text or recording failed: what a retry asks for again."""
     return _failed(bulk_deletion.items.all()).count()

@@ -217,7 +217,11 @@ def bulk_deletion_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "transcriptions/bulkdeletion_list.html",
-        {"page_obj": page_obj, "bulk_deletions": page_obj.object_list},
+        {
+            "page_obj": page_obj,
+            "bulk_deletions": page_obj.object_list,
+            "polling": any(bulk.is_active for bulk in page_obj.object_list),
+        },
     )
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
-from .. import export, table
+from .. import bulk_deletion, export, table
 from ..audit import table_viewed
 from ..forms import MentionsForm, TranscriptionFilterForm
 from ..models import TranscriptionStatus
@@ -132,6 +132,7 @@ def _results_context(
         "news_poll_seconds": settings.TABLE_NEWS_POLL_SECONDS,
         "date_presets": filters.date_presets(base, today=timezone.localdate()),
         "page_url": filters.url(base, **current),
+        "running_bulk": _running_bulk(user),
         "can_read_text": can_read_text,
         "can_delete": can_delete,
     }
@@ -147,9 +148,24 @@ def _deferred_counts(
     return render(request, f"{LIST}#counts", context)
 
 
+def _running_bulk(user: Any) -> list[Any]:
+    """The bulk deletions under way, for those who may delete (a lead sees a running job
+    from the table)."""
+    if not user.has_perm("transcriptions.delete_transcription"):
+        return []
+    return bulk_deletion.bulk_deletions_running()
+
+
+def _finished_bulk(user: Any, since: datetime | None) -> list[Any]:
+    """The bulk deletions that ended since the page was made: its rows may be gone."""
+    if since is None or not user.has_perm("transcriptions.delete_transcription"):
+        return []
+    return bulk_deletion.bulk_deletions_finished_since(since)
+
+
 def _news(request: HtmxHttpRequest, filters: table.TableFilters) -> HttpResponse:
     """What arrived and changed since the page was made (see `table.news`): a notice, and
-    the shown rows' new status badges out of band."""
+    the shown rows' new status badges out of band; and the bulk deletions under way."""
     since_id = request.GET.get("since_id", "")
     try:
         since = datetime.fromisoformat(request.GET.get("since", ""))
@@ -164,7 +180,12 @@ def _news(request: HtmxHttpRequest, filters: table.TableFilters) -> HttpResponse
         since=since,
         shown=shown,
     )
-    context = {"news": news, "show_url": filters.url(reverse("transcriptions:list"))}
+    context = {
+        "news": news,
+        "show_url": filters.url(reverse("transcriptions:list")),
+        "running_bulk": _running_bulk(request.user),
+        "finished_bulk": _finished_bulk(request.user, since),
+    }
     return render(request, f"{LIST}#news", context)
 
 
