@@ -289,20 +289,29 @@ def test_page_size_and_keyset_pager_links(client, reviewer, make_transcription):
     assert row_sids(response) == newest_first[:50]
     assert "<strong>60</strong> transcriptions" in html
     assert 'rel="prev"' not in html and 'data-page="first"' not in html
+    assert "Rows 1–50</p>" in html
     next_url = href(html, "next")
-    assert next_url.startswith("/?per_page=50&after=")
+    assert next_url.startswith("/?per_page=50&after=") and next_url.endswith("&start=51")
 
     second = client.get(next_url)
     assert row_sids(second) == newest_first[50:]
     second_html = second.content.decode()
+    assert "Rows 51–60</p>" in second_html
     assert 'rel="next"' not in second_html and 'data-page="last"' not in second_html
     assert href(second_html, "first") == "/?per_page=50"
     back = client.get(href(second_html, "prev"))
     assert row_sids(back) == newest_first[:50]
+    assert "Rows 1–50</p>" in back.content.decode()
 
     last = client.get(href(html, "last"))
     assert row_sids(last) == newest_first[-50:]
     assert 'rel="next"' not in last.content.decode()
+    # The last page's place comes from the exact count; a hand-made start is only believed
+    # where a cursor leaves the place unknown.
+    assert "Rows 11–60</p>" in last.content.decode()
+    assert "Rows 1–50</p>" in client.get(LIST, {"per_page": "50", "start": "7"}).content.decode()
+    nonsense = client.get(next_url.replace("start=51", "start=-3x")).content.decode()
+    assert "data-result-position" not in nonsense
 
 
 def test_pager_pushes_the_cursor_url_and_the_refresh_keeps_the_page(
@@ -312,11 +321,13 @@ def test_pager_pushes_the_cursor_url_and_the_refresh_keeps_the_page(
         make_transcription()
     client.force_login(reviewer)
     next_url = href(client.get(LIST).content.decode(), "next")
-    cursor = next_url.split("after=")[1]
+    cursor = next_url.split("after=")[1].split("&")[0]
     response = client.get(next_url, **HTMX)
     assert response["HX-Push-Url"] == next_url
-    # The results refresh themselves (after a delete) with the cursor of the page shown.
+    # The results refresh themselves (after a delete) with the cursor of the page shown, and
+    # its place in the list.
     assert f'<input type="hidden" name="after" value="{cursor}">' in response.content.decode()
+    assert '<input type="hidden" name="start" value="26">' in response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -420,7 +431,7 @@ def test_a_cursor_of_another_sort_is_ignored(client, reviewer, make_transcriptio
         make_transcription()
     client.force_login(reviewer)
     next_url = href(client.get(LIST, {"sort": "duration"}).content.decode(), "next")
-    cursor = next_url.split("after=")[1]
+    cursor = next_url.split("after=")[1].split("&")[0]
     response = client.get(LIST, {"sort": "created", "after": cursor})
     assert response.status_code == 200
     assert "That page link is not valid" in response.content.decode()

@@ -41,6 +41,31 @@ def _paging_params(request: HtmxHttpRequest) -> dict[str, Any]:
     }
 
 
+def _first_row_number(request: HtmxHttpRequest) -> int | None:
+    """`start`: the number of the page's first row in the list, carried by the pager's links
+    (a cursor says where a page starts, not how far down that is)."""
+    start = request.GET.get("start", "")
+    return int(start) if start.isdigit() and len(start) < 10 and int(start) > 0 else None
+
+
+def _position(
+    page: table.TablePage, paging: dict[str, Any], start: int | None
+) -> dict[str, int] | None:
+    """Rows `first`–`last` of the list on this page: known on the first page, on the last
+    when the count is exact, and elsewhere when the pager's link said (`start`)."""
+    shown = len(page.rows)
+    if not shown:
+        return None
+    if page.notice or not (paging["after"] or paging["before"] or paging["last"]):
+        start = 1
+    elif paging["last"]:
+        exact = page.count is not None and not page.count.capped
+        start = page.count.value - shown + 1 if exact and page.count else None
+    if start is None:
+        return None
+    return {"first": start, "last": start + shown - 1}
+
+
 def _status_options(filters: table.TableFilters, page: table.TablePage) -> list[dict[str, Any]]:
     """The status filter's boxes with their facet counts (None: deferred)."""
     return [
@@ -71,8 +96,11 @@ def _results_context(
     status: table.CacheStatus,
     page: table.TablePage,
     paging: dict[str, Any],
+    start: int | None = None,
 ) -> dict[str, Any]:
     filters = form.filters()
+    position = _position(page, paging, start)
+    per_page = filters.per_page
     base = reverse("transcriptions:list")
     can_read_text = form.can_read_text
     can_delete = user.has_perm("transcriptions.delete_transcription")
@@ -80,6 +108,11 @@ def _results_context(
     current = {} if page.notice else {key: value for key, value in paging.items() if value}
     if current.get("last"):
         current["last"] = 1
+    if current and position:
+        current["start"] = position["first"]
+    # The pager's links carry the number of the row each page starts at.
+    after_start = {"start": position["last"] + 1} if position else {}
+    before_start = {"start": max(1, position["first"] - per_page)} if position else {}
     form_errors = [
         (form.fields[name].label if name in form.fields else "", message)
         for name, field_errors in form.errors.items()
@@ -103,12 +136,12 @@ def _results_context(
         "rows_html": rows_html,
         "first_url": filters.url(base) if page.has_previous else None,
         "previous_url": (
-            filters.url(base, before=page.first_cursor)
+            filters.url(base, before=page.first_cursor, **before_start)
             if page.has_previous and page.first_cursor
             else None
         ),
         "next_url": (
-            filters.url(base, after=page.last_cursor)
+            filters.url(base, after=page.last_cursor, **after_start)
             if page.has_next and page.last_cursor
             else None
         ),
@@ -132,6 +165,7 @@ def _results_context(
         "news_poll_seconds": settings.TABLE_NEWS_POLL_SECONDS,
         "date_presets": filters.date_presets(base, today=timezone.localdate()),
         "page_url": filters.url(base, **current),
+        "position": position,
         "running_bulk": _running_bulk(user),
         "can_read_text": can_read_text,
         "can_delete": can_delete,
@@ -220,7 +254,12 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
         **paging,
     )
     context = _results_context(
-        user=request.user, form=form, status=status, page=page, paging=paging
+        user=request.user,
+        form=form,
+        status=status,
+        page=page,
+        paging=paging,
+        start=_first_row_number(request),
     )
     table_viewed(user=request.user, filters=filters, rows=page.rows, with_text=can_read_text)
     if not wants_fragment(request):
