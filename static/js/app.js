@@ -118,6 +118,31 @@
     return true;
   }
 
+  // A SID's copy button: the whole SID to the clipboard, and a word that it is there.
+  function copySid(button) {
+    var value = button.getAttribute("data-copy");
+    var done = function () {
+      button.setAttribute("data-copied", "");
+      say("Copied " + value);
+      window.setTimeout(function () { button.removeAttribute("data-copied"); }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(value).then(done, function () { say("Could not copy: select the SID instead."); });
+    } else {
+      say("Could not copy here: select the SID instead.");
+    }
+  }
+
+  // A short word for screen readers and eyes alike, in the page's status region.
+  function say(text) {
+    var box = document.getElementById("messages");
+    if (!box) return;
+    var p = document.createElement("p");
+    p.className = "message";
+    p.textContent = text;
+    box.replaceChildren(p);
+  }
+
   // The one way a confirmation in #modal closes: Escape, or its Cancel.
   function closeModal() {
     var modal = document.getElementById("modal");
@@ -246,6 +271,11 @@
     if (event.target.closest && event.target.closest("[data-preview-close]")) {
       event.preventDefault();
       closePreview();
+      return;
+    }
+    var copy = event.target.closest && event.target.closest("[data-copy]");
+    if (copy) {
+      copySid(copy);
       return;
     }
     var toggle = event.target.closest && event.target.closest("[data-filters-toggle]");
@@ -384,13 +414,18 @@
   function refresh() {
     var all = boxes();
     var checked = all.filter(function (box) { return box.checked; }).length;
+    // The selection's part of the bar shows once rows are selected (without JS the button
+    // is always there and the form says what was chosen).
     var counter = document.querySelector("[data-bulk-count]");
     if (counter) {
-      counter.hidden = false;
+      counter.hidden = checked === 0;
       counter.textContent = checked + " selected";
     }
     var submit = document.querySelector("[data-bulk-submit]");
-    if (submit) submit.disabled = checked === 0;
+    if (submit) {
+      submit.disabled = checked === 0;
+      submit.hidden = checked === 0;
+    }
     var selectAll = document.querySelector("[data-bulk-select-all]");
     if (selectAll) {
       selectAll.hidden = all.length === 0;

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import pytest
 from django.urls import reverse
@@ -88,3 +90,25 @@ def cached(twilio, make_transcription):
 
 def row_of(page, sid: str):
     return page.locator(f'#results tbody tr[data-sid="{sid}"]')
+
+
+@contextmanager
+def requests_held(context):
+    """Hold the browser's requests (polls included) while the test itself writes to the
+    database, e.g. by running the worker: the live server shares the test's in-memory SQLite
+    connection across threads, and a poll answered in the middle of the worker's transaction
+    would meet it ("cannot start a transaction within a transaction"). What was held is sent
+    afterwards."""
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    context.route("**/*", hold)
+    time.sleep(0.3)  # requests already on their way are answered meanwhile
+    try:
+        yield
+    finally:
+        context.unroute("**/*", hold)
+        for route in held:
+            route.fallback()

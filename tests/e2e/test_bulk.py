@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import requests_held
 from transcriptions.models import BulkDeletion, Transcription
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +108,8 @@ def test_the_table_and_the_list_follow_a_running_job_without_a_reload(
     state = other.locator(f"[data-bulk-id='{bulk.pk}'] .badge")
     expect(state).to_have_text("Queued")
 
-    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0, stdout=StringIO())
+    with requests_held(page.context):
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0, stdout=StringIO())
 
     expect(state).to_have_text("Completed", timeout=15_000)
     expect(other.locator("#bulk-list")).to_have_attribute("data-polling", "off")

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import row_of
+from tests.e2e.conftest import requests_held, row_of
 
 pytestmark = pytest.mark.e2e
 
@@ -75,8 +75,9 @@ def test_the_focus_outline_has_three_to_one_contrast_on_white(logged_in_page, re
     assert (1.05 / (luminance + 0.05)) >= 3.0
 
 
-def _run_worker():
-    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0, stdout=StringIO())
+def _run_worker(page):
+    with requests_held(page.context):
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0, stdout=StringIO())
 
 
 def test_the_status_bar_counts_again_after_a_delete_and_after_a_sync(
@@ -96,7 +97,7 @@ def test_the_status_bar_counts_again_after_a_delete_and_after_a_sync(
     for _ in range(4):
         twilio.store.add(status="failed")
     page.locator('[data-action="sync-now"]').click()
-    _run_worker()
+    _run_worker(page)
     expect(page.locator("#sync-control")).to_contain_text("Sync finished", timeout=15_000)
     expect(summary.locator(".status-counts")).to_contain_text("6 cached")
     expect(summary.get_by_role("link", name=re.compile("Failed"))).to_contain_text("4")
@@ -113,7 +114,7 @@ def test_a_failed_sync_turns_the_status_bar_red(logged_in_page, reviewer, cached
 
     twilio.faults.error_rate = 1.0
     page.locator('[data-action="sync-now"]').click()
-    _run_worker()
+    _run_worker(page)
     expect(page.locator("#sync-control")).to_contain_text("Sync failed", timeout=15_000)
     expect(summary).to_contain_text("Last sync failed")
     expect(summary.locator(".dot-failed")).to_have_count(1)

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from email.utils import format_datetime
 from urllib.parse import quote_plus
 
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -75,7 +76,10 @@ _ROW_HTML = (
     '<tr data-sid="{sid}" id="transcription-{sid}">{select}'
     '<td class="col-created"><time datetime="{created_iso}" title="{created_rfc}">'
     "{created_text}</time></td>"
-    '<td class="col-sid"><span class="sid" title="{sid}">{sid}</span></td>'
+    # The SID is cut short to fit; the button copies all of it (app.js, [data-copy]).
+    '<td class="col-sid"><span class="sid" title="{sid}">{sid}</span>'
+    '<button type="button" class="copy-button" data-copy="{sid}" aria-label="Copy {sid}" '
+    'title="Copy the SID">{copy_icon}</button></td>'
     # A plain link: applying the recording filter reloads the page, so the form shows it.
     '<td class="col-recording"><a class="sid" href="{recording_url}" '
     'title="Show only recording {recording}">{recording}</a></td>'
@@ -133,6 +137,7 @@ def _row_html(row: TableRow, *, can_delete: bool) -> SafeString:
     html = _ROW_HTML.format(
         sid=sid,
         select=_ROW_SELECT_HTML.format(sid=sid) if can_delete else "",
+        copy_icon=_copy_icon(),
         created_iso=escape(row.created_iso),
         created_rfc=escape(row.created_rfc),
         created_text=escape(row.created_text),
@@ -152,6 +157,12 @@ def _row_html(row: TableRow, *, can_delete: bool) -> SafeString:
         delete=(_ROW_DELETE_HTML.format(url=escape(row.delete_url), sid=sid) if can_delete else ""),
     )
     return mark_safe(html)  # noqa: S308 - every value above is escaped or built safe here
+
+
+@functools.cache
+def _copy_icon() -> str:
+    """The copy button's icon, the same as the preview's (one template for both)."""
+    return render_to_string("transcriptions/_copy_icon.html").strip()
 
 
 @functools.lru_cache(maxsize=512)
