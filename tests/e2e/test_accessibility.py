@@ -1,5 +1,6 @@
 """axe-core on every page state of every role, at 375, 1366 and 1920 px wide: any violation
-fails, named with its rule and the elements it found.
+fails, named with its rule and the elements it found. The same walks fail on any console error
+and on any request answered 404 or 5xx: no journey logs an error.
 
 axe-core comes from the npm registry, pinned in package.json and installed by `make test`."""
 
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,6 +53,22 @@ class Checker:
         self.page = page
         self.found: list[str] = []
         self.states: list[str] = []
+        # Set for the one state that asks for a page the role may not see, on purpose.
+        self.refusal_expected = False
+        page.on("console", self._console)
+        page.on("response", self._response)
+
+    def _state(self) -> str:
+        return self.states[-1] if self.states else "start"
+
+    def _console(self, message) -> None:
+        refused = self.refusal_expected and "status of 403" in message.text
+        if message.type == "error" and not refused:
+            self.found.append(f"[after {self._state()}] console error: {message.text}")
+
+    def _response(self, response) -> None:
+        if response.status == 404 or response.status >= 500:
+            self.found.append(f"[after {self._state()}] {response.status} {response.url}")
 
     def check(self, state: str) -> None:
         self.page.wait_for_load_state("networkidle")
@@ -82,8 +98,9 @@ def _log_in(page: Page, base: str, user) -> None:
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
-def _walk(check: Callable[[str], None], page: Page, base: str, role: str, rows) -> None:
+def _walk(checker: Checker, page: Page, base: str, role: str, rows) -> None:
     """Every page state this role can reach, each checked once."""
+    check = checker.check
     first = rows[0]
     page.goto(f"{base}/")
     expect(page.locator("[data-bulk-count], #results")).not_to_have_count(0)
@@ -99,6 +116,7 @@ def _walk(check: Callable[[str], None], page: Page, base: str, role: str, rows) 
     page.goto(f"{base}/overview/")
     check("overview")
     if role == "viewer":
+        checker.refusal_expected = True
         page.goto(f"{base}/t/{first.sid}/")
         check("preview refused (403)")
         return
@@ -158,7 +176,7 @@ def test_no_axe_violation_on_any_page_state(
         page.goto(f"{live_server.url}{reverse('login')}")
         checker.check("login")
         _log_in(page, live_server.url, user)
-        _walk(checker.check, page, live_server.url, role, seeded)
+        _walk(checker, page, live_server.url, role, seeded)
     finally:
         context.close()
     assert len(checker.states) >= 6
