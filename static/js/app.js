@@ -143,6 +143,46 @@
     box.replaceChildren(p);
   }
 
+  // The words of the search in force (the URL's, not the box's unsent ones), marked in the
+  // preview's text as the table marks them: each word whole, the last as a prefix, case and
+  // the rest of the line as they are.
+  function searchPattern() {
+    var query = new URLSearchParams(window.location.search).get("q") || "";
+    var words = query.match(/[\p{L}\p{N}]+/gu);
+    if (!words) return null;
+    var parts = words.map(function (word, i) {
+      var end = i === words.length - 1 ? "" : "(?![\\p{L}\\p{N}])";
+      // Letters and digits only: nothing in a word means anything to RegExp.
+      return "(?<![\\p{L}\\p{N}])" + word + end;
+    });
+    parts.sort(function (a, b) { return b.length - a.length; });
+    return new RegExp(parts.join("|"), "giu");
+  }
+
+  function markSearchWords(box) {
+    var pattern = box && searchPattern();
+    if (!pattern) return;
+    var walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    nodes.forEach(function (node) {
+      var text = node.nodeValue;
+      var parts = [];
+      var last = 0;
+      text.replace(pattern, function (match, offset) {
+        if (offset > last) parts.push(document.createTextNode(text.slice(last, offset)));
+        var mark = document.createElement("mark");
+        mark.textContent = match;
+        parts.push(mark);
+        last = offset + match.length;
+        return match;
+      });
+      if (!parts.length) return;
+      if (last < text.length) parts.push(document.createTextNode(text.slice(last)));
+      node.replaceWith.apply(node, parts);
+    });
+  }
+
   // The one way a confirmation in #modal closes: Escape, or its Cancel.
   function closeModal() {
     var modal = document.getElementById("modal");
@@ -329,6 +369,7 @@
     var target = event.detail && event.detail.target;
     if (!target) return;
     if (target.id === "preview") {
+      markSearchWords(target.querySelector("[data-preview-text]"));
       // On narrow screens the preview sits below the table: bring it into view.
       var box = target.getBoundingClientRect();
       if (box.top > window.innerHeight || box.bottom < 0) target.scrollIntoView({ block: "start" });

@@ -3,6 +3,8 @@ shows once rows are checked, search words marked in the preview."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -39,3 +41,18 @@ def test_the_selection_bar_shows_once_rows_are_checked(logged_in_page, deleter, 
     expect(delete_selected).to_be_visible()
     page.get_by_label(f"Select {rows[0].sid}").uncheck()
     expect(delete_selected).to_be_hidden()
+
+
+def test_the_search_words_are_marked_in_the_preview(logged_in_page, reviewer, cached):
+    row = cached(transcription_text="Refunds take a week. The refund for order 7 is sent; refunded.")
+    page = logged_in_page(reviewer)
+    search = page.get_by_label("Search")
+    search.fill("order refund")
+    expect(page).to_have_url(re.compile(r"q=order\+refund"))
+    # Words typed but not searched for are not marked.
+    search.evaluate("box => { box.value = 'week'; }")
+    row_of(page, row.sid).locator("[data-action='preview']").click()
+    marks = page.locator("#preview [data-preview-text] mark")
+    # "order" whole; "refund" as the last word, a prefix: Refunds, refund, refunded.
+    expect(marks).to_have_text(["Refund", "refund", "order", "refund"])
+    assert page.locator("#preview [data-preview-text]").inner_text() == row.transcription_text
