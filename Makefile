@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-sync-overlap bench-bulk bench-table bench-table-live bench-personal-data bench-freshness bench-recordings clean
+.PHONY: demo test test-fast lint format bench-sandbox bench-sync bench-sync-overlap bench-bulk bench-table bench-table-live bench-personal-data bench-freshness bench-recordings bench-lighthouse clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -60,6 +60,9 @@ bench-table: $(VENV)/.dev-installed
 
 bench-table-live: $(VENV)/.dev-installed
 	$(PY) bench/table_live.py
+
+bench-lighthouse: $(VENV)/.dev-installed node_modules/.installed
+	$(PY) bench/lighthouse.py
 
 bench-personal-data: $(VENV)/.dev-installed
 	$(PY) bench/personal_data.py

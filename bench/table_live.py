@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -46,6 +48,79 @@ PER_PAGE = 50
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 
 
+def cache_synced(database_url: str, workdir: Path, *, rows: int) -> None:
+    """An empty, migrated cache filled by `manage.py sync_transcriptions` from a sandbox of
+    `rows` transcriptions, as a new desk fills it."""
+    manage("migrate", "--no-input", database_url=database_url)
+    cache_empty(database_url)
+    with Sandbox(rows=rows, workdir=workdir) as sandbox:
+        print(f"sandbox: {rows:,} transcriptions", flush=True)
+        started = time.perf_counter()
+        sync = subprocess.run(
+            [*MANAGE, "sync_transcriptions", "-v", "1"],
+            env=django_env(database_url, sandbox.url),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if sync.returncode != 0:
+            raise SystemExit(f"sync failed:\n{sync.stdout[-2000:]}{sync.stderr[-2000:]}")
+        print(
+            f"sync_transcriptions: {time.perf_counter() - started:.0f} s; "
+            + sync.stdout.strip().splitlines()[-1],
+            flush=True,
+        )
+
+
+def bench_user() -> None:
+    """The administrator the benches log in as (`log_in`'s default)."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-live")
+    user.is_superuser = user.is_staff = True
+    user.set_password(PASSWORD)
+    user.save()
+
+
+@contextmanager
+def served(database_url: str, workdir: Path) -> Iterator[str]:
+    """gunicorn (gunicorn.conf.py, two workers) on a free port, as production runs the desk;
+    yields its base URL once it answers."""
+    port = free_port()
+    env = {
+        **django_env(database_url),
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "dashboard.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "gunicorn.log").open("w"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/accounts/login/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def cases(database_url: str) -> list[tuple[str, dict[str, str]]]:
     """Every filter and sort of the table, on rows of the synced account."""
     os.environ["DATABASE_URL"] = database_url
@@ -53,15 +128,11 @@ def cases(database_url: str) -> list[tuple[str, dict[str, str]]]:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
 
     from transcriptions.models import Transcription
     from transcriptions.table.paging import Cursor
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-live")
-    user.is_superuser = user.is_staff = True
-    user.set_password(PASSWORD)
-    user.save()
+    bench_user()
     total = Transcription.objects.count()
     newest = Transcription.objects.order_by("-date_created", "-id")
     sample = newest[min(12345, total // 3)]
@@ -134,55 +205,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="table-live-") as tmp:
         workdir = Path(tmp)
         database_url = args.database_url or f"sqlite:///{workdir / 'live.sqlite3'}"
-        manage("migrate", "--no-input", database_url=database_url)
-        cache_empty(database_url)
-        with Sandbox(rows=args.rows, workdir=workdir) as sandbox:
-            print(f"sandbox: {args.rows:,} transcriptions", flush=True)
-            started = time.perf_counter()
-            sync = subprocess.run(
-                [*MANAGE, "sync_transcriptions", "-v", "1"],
-                env=django_env(database_url, sandbox.url),
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            )
-            if sync.returncode != 0:
-                raise SystemExit(f"sync failed:\n{sync.stdout[-2000:]}{sync.stderr[-2000:]}")
-            print(
-                f"sync_transcriptions: {time.perf_counter() - started:.0f} s; "
-                + sync.stdout.strip().splitlines()[-1],
-                flush=True,
-            )
+        cache_synced(database_url, workdir, rows=args.rows)
         table_cases = cases(database_url)
-        port = free_port()
-        env = {
-            **django_env(database_url),
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        }
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "dashboard.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=(workdir / "gunicorn.log").open("w"),
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    requests.get(f"{base}/accounts/login/", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.2)
+        with served(database_url, workdir) as base:
             session = log_in(base)
             print(f"\n{'case (htmx, 50 rows)':<26} {'first':>8} {'p50':>8} {'p95':>8}")
             missed = []
@@ -194,9 +219,6 @@ def main() -> int:
                 print(f"{name:<26} {first:8.1f} {p50:8.1f} {p95:8.1f}", flush=True)
                 if p95 > TARGET_P95_MS:
                     missed.append(f"{name}: p95 {p95:.1f} ms")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         engine = database_url.split(":", 1)[0]
         print(f"\ndatabase: {engine}; times in ms over HTTP through gunicorn; target p95 <= 50 ms")
         for line in missed:
