@@ -427,6 +427,14 @@ TRICKY_SEARCHES = [
     ("CAFÉ", {"accents"}),
     ("crème brûlée", {"accents"}),
     ("BRÛL", {"accents"}),
+    # Accents aside, both ways (migration 0024).
+    ("cafe", {"accents"}),
+    ("creme brulee", {"accents"}),
+    ("etait ferme", {"accents"}),
+    ("FERMÉE", set()),
+    ("brûl", {"accents"}),
+    ("brul", {"accents"}),
+    ("cafè", {"accents"}),
     ("script alert", {"html"}),
     ("<script>", {"html"}),
     ("b access", {"html"}),
@@ -445,7 +453,6 @@ TRICKY_SEARCHES = [
     ("-star", {"operators"}),
     ("a%b", {"percent"}),
     ("sure a", {"percent"}),
-    ("cafe", set()),
     ("refund", set()),
     ("ess", set()),
 ]

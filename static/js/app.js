@@ -145,9 +145,13 @@
 
   // The words of the search in force (the URL's, not the box's unsent ones), marked in the
   // preview's text as the table marks them: each word whole, the last as a prefix, case and
-  // the rest of the line as they are.
+  // accents aside (the word indexes fold both).
+  function withoutAccents(text) {
+    return text.normalize("NFD").replace(/\p{M}/gu, "");
+  }
+
   function searchPattern() {
-    var query = new URLSearchParams(window.location.search).get("q") || "";
+    var query = withoutAccents(new URLSearchParams(window.location.search).get("q") || "");
     var words = query.match(/[\p{L}\p{N}]+/gu);
     if (!words) return null;
     var parts = words.map(function (word, i) {
@@ -167,14 +171,27 @@
     while (walker.nextNode()) nodes.push(walker.currentNode);
     nodes.forEach(function (node) {
       var text = node.nodeValue;
+      // Matched on the text without accents; `starts` maps each of its characters back to
+      // where it came from in the text, so the marks keep the text as written.
+      var folded = "";
+      var starts = [];
+      Array.from(text).reduce(function (at, ch) {
+        var plain = withoutAccents(ch);
+        for (var k = 0; k < plain.length; k++) starts.push(at);
+        folded += plain;
+        return at + ch.length;
+      }, 0);
+      starts.push(text.length);
       var parts = [];
       var last = 0;
-      text.replace(pattern, function (match, offset) {
-        if (offset > last) parts.push(document.createTextNode(text.slice(last, offset)));
+      folded.replace(pattern, function (match, offset) {
+        var from = starts[offset];
+        var to = starts[offset + match.length];
+        if (from > last) parts.push(document.createTextNode(text.slice(last, from)));
         var mark = document.createElement("mark");
-        mark.textContent = match;
+        mark.textContent = text.slice(from, to);
         parts.push(mark);
-        last = offset + match.length;
+        last = to;
         return match;
       });
       if (!parts.length) return;

@@ -44,7 +44,9 @@ def test_the_selection_bar_shows_once_rows_are_checked(logged_in_page, deleter, 
 
 
 def test_the_search_words_are_marked_in_the_preview(logged_in_page, reviewer, cached):
-    row = cached(transcription_text="Refunds take a week. The refund for order 7 is sent; refunded.")
+    row = cached(
+        transcription_text="Refunds take a week. The refund for order 7 is sent; refunded."
+    )
     page = logged_in_page(reviewer)
     search = page.get_by_label("Search")
     search.fill("order refund")
@@ -56,3 +58,17 @@ def test_the_search_words_are_marked_in_the_preview(logged_in_page, reviewer, ca
     # "order" whole; "refund" as the last word, a prefix: Refunds, refund, refunded.
     expect(marks).to_have_text(["Refund", "refund", "order", "refund"])
     assert page.locator("#preview [data-preview-text]").inner_text() == row.transcription_text
+
+
+def test_a_search_without_accents_finds_and_marks_the_words_with_them(
+    logged_in_page, reviewer, cached
+):
+    zoe = cached(transcription_text="Zoë asked for the café's opening hours.")
+    cached(transcription_text="Nobody of that name here.")
+    page = logged_in_page(reviewer)
+    page.get_by_label("Search").fill("zoe cafe")
+    expect(page.locator("#results tbody tr[data-sid]")).to_have_count(1)
+    expect(row_of(page, zoe.sid).locator("mark")).to_have_text(["Zoë", "café"])
+    row_of(page, zoe.sid).locator("[data-action='preview']").click()
+    expect(page.locator("#preview [data-preview-text] mark")).to_have_text(["Zoë", "café"])
+    assert page.locator("#preview [data-preview-text]").inner_text() == zoe.transcription_text

@@ -1,7 +1,8 @@
 """The search and filters as SQL, per database: the word index (an FTS5 table on SQLite, a
 stored tsvector with a GIN index on PostgreSQL; migrations 0006 to 0008), the SID indexes, and
 the rest of the filters as ORM conditions. Both databases see the text as runs of letters and
-digits, case-folded, accents kept, so the same search gives the same rows on both."""
+digits, case-folded, accents removed (migration 0024), so the same search gives the same rows
+on both."""
 
 from __future__ import annotations
 
@@ -119,6 +120,10 @@ def fts_expression(words: Iterable[tuple[str, WordMatch]], statuses: Iterable[st
     return " AND ".join(parts)
 
 
+# The search's words folded as the word vectors' are (migration 0024: accents removed).
+TSQUERY = "to_tsquery('simple'::regconfig, public.unaccent('public.unaccent'::regdictionary, %s))"
+
+
 def tsquery_text(words: Iterable[tuple[str, WordMatch]]) -> str:
     """tsquery source for `to_tsquery('simple', …)`: each word quoted, `:*` for a prefix,
     a prefix spelled out as its whole words `( 'a' | 'b' )`."""
@@ -148,10 +153,10 @@ def text_match_sql(
     given, the row has one of the statuses, checked in the word index too)."""
     statuses = list(statuses)
     if vendor == "postgresql":
-        sql = f"{column(SEARCH_VECTOR)} @@ to_tsquery('simple'::regconfig, %s)"
+        sql = f"{column(SEARCH_VECTOR)} @@ {TSQUERY}"
         params: list = [tsquery_text(words)]
         if statuses:
-            sql = f"{column(SEARCH_VECTOR)} @@ (to_tsquery('simple'::regconfig, %s) && %s::tsquery)"
+            sql = f"{column(SEARCH_VECTOR)} @@ ({TSQUERY} && %s::tsquery)"
             params.append(_tsquery_statuses(statuses))
         return sql, params
     return (
@@ -172,7 +177,7 @@ def pg_word_conditions(
     if not whole or len(whole) == len(words):
         return [text_match_sql(words, statuses, vendor="postgresql")]
     check = (
-        f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ to_tsquery('simple'::regconfig, %s)",
+        f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ {TSQUERY}",
         [tsquery_text(words)],
     )
     return [text_match_sql(whole, statuses, vendor="postgresql"), check]
@@ -270,8 +275,7 @@ def _search_conditions(query: Query, *, probe: bool) -> list[RawSQL]:
             # column, see `filtered`).
             conditions.append(
                 condition(
-                    f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) "
-                    "@@ to_tsquery('simple'::regconfig, %s)",
+                    f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ {TSQUERY}",
                     [tsquery_text(words)],
                 )
             )
@@ -322,8 +326,7 @@ def word_check(query: Query) -> WordCheck:
         walked=Transcription.objects.filter(query.filters.plain_q()),
         # Wrapped, so that the GIN index (declared on the bare column) is not used.
         check=condition(
-            f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) "
-            "@@ to_tsquery('simple'::regconfig, %s)",
+            f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ {TSQUERY}",
             [tsquery_text(words)],
         ),
         indexed=filtered(query),

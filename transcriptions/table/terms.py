@@ -3,7 +3,9 @@ database: the SQL per database is in `search`, the highlighting of matches in `r
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ..sids import sid_prefix
@@ -52,16 +54,44 @@ def parse_search(search: str) -> SearchTerms:
     return SearchTerms(words=tuple(WORD_RE.findall(search or "")))
 
 
+def without_accents(text: str) -> str:
+    """The text with the marks Unicode writes apart from their letters removed (é, ë, ñ):
+    what both word indexes do to words (migration 0024)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@functools.cache
+def _accented() -> dict[str, str]:
+    """Each ASCII letter and the Latin letters with marks that fold to it."""
+    found: dict[str, list[str]] = {}
+    for code in range(0xC0, 0x250):
+        letter = chr(code)
+        base = without_accents(letter)
+        if len(base) == 1 and base.isascii() and base.isalpha() and base != letter:
+            found.setdefault(base.lower(), []).append(letter)
+    return {base: "".join(letters) for base, letters in found.items()}
+
+
+def _accent_free_pattern(word: str) -> str:
+    accented = _accented()
+    parts = []
+    for char in without_accents(word):
+        variants = accented.get(char.lower())
+        parts.append(f"[{char}{variants}]" if variants else re.escape(char))
+    return "".join(parts)
+
+
 def match_regex(terms: SearchTerms) -> re.Pattern[str] | None:
     """The Python twin of the word index, for highlighting exactly what matched: a word
-    starts and ends where a run of letters and digits does."""
+    starts and ends where a run of letters and digits does, accents aside."""
     if not terms:
         return None
     last = len(terms.words) - 1
     parts = []
     for i, word in enumerate(terms.words):
         end = "" if i == last else r"(?![^\W_])"
-        parts.append(rf"(?<![^\W_]){re.escape(word)}{end}")
+        parts.append(rf"(?<![^\W_]){_accent_free_pattern(word)}{end}")
     # Longest first, so "refund" wins over a shorter word it starts with.
     parts.sort(key=len, reverse=True)
     return re.compile("|".join(parts), re.IGNORECASE)
