@@ -1,6 +1,7 @@
 """axe-core on every page state of every role, at 375, 1366 and 1920 px wide: any violation
-fails, named with its rule and the elements it found. The same walks fail on any console error
-and on any request answered 404 or 5xx: no journey logs an error.
+fails, named with its rule and the elements it found. The same walks fail on any console error,
+on any request answered 404 or 5xx (no journey logs an error), and on anything wider than the
+screen outside the parts that scroll sideways on purpose (wide tables, the chart).
 
 axe-core comes from the npm registry, pinned in package.json and installed by `make test`."""
 
@@ -46,6 +47,13 @@ def axe_source() -> Path:
     return AXE
 
 
+WIDER_THAN_THE_SCREEN = """() => Array.from(document.querySelectorAll("body *"))
+  .filter(e => e.getClientRects().length)
+  .filter(e => !e.closest(".table-scroll, .overview-chart, dialog:not([open])"))
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""))"""
+
+
 class Checker:
     """Runs axe on each state it is shown and keeps what it found, named by state."""
 
@@ -75,6 +83,8 @@ class Checker:
         self.states.append(state)
         for violation in self.page.evaluate(RUN_AXE):
             self.found.append(f"[{state}] {violation}")
+        for element in self.page.evaluate(WIDER_THAN_THE_SCREEN):
+            self.found.append(f"[{state}] wider than the screen: {element}")
 
 
 @pytest.fixture
