@@ -42,8 +42,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -54,9 +52,9 @@ from sync_throughput import (  # noqa: E402 - the sibling bench's helpers
     MANAGE,
     cache_empty,
     django_env,
-    free_port,
     manage,
 )
+from table_live import served  # noqa: E402 - the sibling bench's gunicorn
 
 from sandbox.arrivals import Arrivals  # noqa: E402
 from sandbox.server import Faults, SandboxServer  # noqa: E402
@@ -127,41 +125,9 @@ def pages_in(line: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-@contextmanager
 def desk(database_url: str, server: SandboxServer, workdir: Path, extra_env: dict[str, str]):
     """gunicorn serving the desk, with the sandbox as Twilio; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **django_env(database_url, server.url),
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PUBLIC_BASE_URL": base,
-        **extra_env,
-    }
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "dashboard.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "gunicorn.log").open("w"),
-    )
-    try:
-        for _ in range(150):
-            try:
-                requests.get(f"{base}/accounts/login/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return served(database_url, workdir, sandbox_url=server.url, extra_env=extra_env, workers=None)
 
 
 def user_make() -> None:

@@ -83,33 +83,40 @@ def bench_user() -> None:
 
 
 @contextmanager
-def served(database_url: str, workdir: Path) -> Iterator[str]:
-    """gunicorn (gunicorn.conf.py, two workers) on a free port, as production runs the desk;
-    yields its base URL once it answers."""
+def served(
+    database_url: str,
+    workdir: Path,
+    *,
+    sandbox_url: str = "",
+    extra_env: dict[str, str] | None = None,
+    workers: int | None = 2,
+) -> Iterator[str]:
+    """gunicorn (gunicorn.conf.py; `workers` if given) on a free port, as production runs the
+    desk, with the sandbox at `sandbox_url` as Twilio when given; yields its base URL once it
+    answers."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     env = {
-        **django_env(database_url),
+        **django_env(database_url, sandbox_url),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "PUBLIC_BASE_URL": base,
+        **({} if sandbox_url else {"TWILIO_ACCOUNT_SID": ACCOUNT_SID}),
+        **(extra_env or {}),
     }
+    command = [str(Path(sys.executable).parent / "gunicorn"), "dashboard.wsgi"]
+    command += ["--bind", f"127.0.0.1:{port}"]
+    if workers:
+        command += ["--workers", str(workers)]
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "dashboard.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
+        command,
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "gunicorn.log").open("w"),
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
                 requests.get(f"{base}/accounts/login/", timeout=1)
                 break

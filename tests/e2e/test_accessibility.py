@@ -112,6 +112,12 @@ def _walk(checker: Checker, page: Page, base: str, role: str, rows) -> None:
     """Every page state this role can reach, each checked once."""
     check = checker.check
     first = rows[0]
+
+    def pages(*states: tuple[str, str]) -> None:
+        for path, state in states:
+            page.goto(f"{base}{path}")
+            check(state)
+
     page.goto(f"{base}/")
     expect(page.locator("[data-bulk-count], #results")).not_to_have_count(0)
     check("table")
@@ -119,12 +125,11 @@ def _walk(checker: Checker, page: Page, base: str, role: str, rows) -> None:
     expect(page.locator("#shortcuts-help")).to_be_visible()
     check("shortcuts help")
     page.keyboard.press("Escape")
-    page.goto(f"{base}/?q=nothing-matches-this")
-    check("table, no match")
-    page.goto(f"{base}/?date_from=not-a-date")
-    check("table, a filter ignored")
-    page.goto(f"{base}/overview/")
-    check("overview")
+    pages(
+        ("/?q=nothing-matches-this", "table, no match"),
+        ("/?date_from=not-a-date", "table, a filter ignored"),
+        ("/overview/", "overview"),
+    )
     if role == "viewer":
         checker.refusal_expected = True
         page.goto(f"{base}/t/{first.sid}/")
@@ -135,8 +140,7 @@ def _walk(checker: Checker, page: Page, base: str, role: str, rows) -> None:
     row_of(page, first.sid).locator("[data-action='preview']").click()
     expect(page.locator(f"#preview-{first.sid}")).to_be_visible()
     check("preview open")
-    page.goto(f"{base}/t/{first.sid}/")
-    check("transcription page")
+    pages((f"/t/{first.sid}/", "transcription page"))
     if role == "reviewer":
         return
 
@@ -153,23 +157,18 @@ def _walk(checker: Checker, page: Page, base: str, role: str, rows) -> None:
     page.locator("[data-action='confirm-bulk-delete']").click()
     expect(page).to_have_url(re.compile(r"/bulk/\d+/$"))
     check("bulk deletion, queued")
-    page.goto(f"{base}/bulk/")
-    check("bulk deletions")
+    pages(("/bulk/", "bulk deletions"))
     if role == "deleter":
         return
 
-    page.goto(f"{base}/personal-data/")
-    check("personal data")
-    page.goto(f"{base}/retention/")
-    check("retention")
-    page.goto(f"{base}/retention/?older_than_days=-1")
-    check("retention, an error")
-    page.goto(f"{base}/retention/?older_than_days=0")
-    check("retention, a preview")
-    page.goto(f"{base}/audit/")
-    check("audit trail")
-    page.goto(f"{base}/audit/?transcription_sid={first.sid}")
-    check("audit trail of one transcription")
+    pages(
+        ("/personal-data/", "personal data"),
+        ("/retention/", "retention"),
+        ("/retention/?older_than_days=-1", "retention, an error"),
+        ("/retention/?older_than_days=0", "retention, a preview"),
+        ("/audit/", "audit trail"),
+        (f"/audit/?transcription_sid={first.sid}", "audit trail of one transcription"),
+    )
 
 
 @pytest.mark.parametrize("width", list(WIDTHS), ids=list(WIDTHS))

@@ -61,20 +61,18 @@ POSTGRESQL_FORWARD = [
 POSTGRESQL_BACKWARD = [_lexemes("coalesce($1, '')"), REBUILD]
 
 
-def forward(apps, schema_editor) -> None:
+def _run(schema_editor, *, sqlite: list[str], postgresql: list[str]) -> None:
     vendor = schema_editor.connection.vendor
-    statements = _fts(2) if vendor == "sqlite" else POSTGRESQL_FORWARD
-    if vendor in ("sqlite", "postgresql"):
-        for statement in statements:
-            schema_editor.execute(statement)
+    for statement in {"sqlite": sqlite, "postgresql": postgresql}.get(vendor, []):
+        schema_editor.execute(statement)
+
+
+def forward(apps, schema_editor) -> None:
+    _run(schema_editor, sqlite=_fts(2), postgresql=POSTGRESQL_FORWARD)
 
 
 def backward(apps, schema_editor) -> None:
-    vendor = schema_editor.connection.vendor
-    statements = _fts(0) if vendor == "sqlite" else POSTGRESQL_BACKWARD
-    if vendor in ("sqlite", "postgresql"):
-        for statement in statements:
-            schema_editor.execute(statement)
+    _run(schema_editor, sqlite=_fts(0), postgresql=POSTGRESQL_BACKWARD)
 
 
 class Migration(migrations.Migration):
