@@ -10,9 +10,6 @@
 (function () {
   "use strict";
 
-  // CSS that needs the script (the phone's "Filters" toggle) keys on this class.
-  document.documentElement.classList.add("js");
-
   var selectedSid = null;
   // The element that opened the confirmation in #modal: focus goes back there when it closes.
   var modalOpener = null;
