@@ -673,3 +673,60 @@ def test_a_bounded_walk_that_finds_too_few_reads_the_word_index(
     assert seen == expected
     none = TableFilters(search="refund", statuses=("in-progress",), per_page=3)
     assert planner.transcription_page(filters=none, defer_counts=True).rows == []
+
+
+# ---- Phrases ----
+
+PHRASE_TEXTS = {
+    "a": "Please refund the order now",
+    "b": "The order was a refund, the customer said",
+    "c": "refund, order",
+    "d": "Le café était fermé",
+    "e": "It was refunded",
+}
+PHRASE_SEARCHES = [
+    ('"refund the order"', {"a"}),
+    ('"order refund"', set()),
+    # Anything but letters and digits between the words, as the word index splits the text.
+    ('"refund order"', {"c"}),
+    ("refund order", {"a", "b", "c"}),
+    ('"cafe etait"', {"d"}),
+    ('"CAFÉ ÉTAIT fermé"', {"d"}),
+    ('"café fermé"', set()),
+    # A quoted word is a whole word; unquoted, the last word is also a prefix.
+    ("refund", {"a", "b", "c", "e"}),
+    ('"refund"', {"a", "b", "c"}),
+    # An unclosed quote is not a phrase yet: its words are words.
+    ('"refund the', {"a", "b"}),
+    ('"the order" refund', {"a", "b"}),
+    ('"the order" "a refund"', {"b"}),
+    ('""', {"a", "b", "c", "d", "e"}),
+]
+
+
+@pytest.fixture
+def phrase_rows(make_transcription):
+    return {
+        key: make_transcription(transcription_text=text).sid for key, text in PHRASE_TEXTS.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "way", ["few matches", "search by index walks", "search by probes", "many matches"]
+)
+@pytest.mark.parametrize(("search", "expected"), PHRASE_SEARCHES)
+def test_a_quoted_phrase_matches_its_words_in_a_row_on_every_database(
+    phrase_rows, monkeypatch, search, expected, way
+):
+    from transcriptions.table import planner
+
+    if way != "few matches":
+        monkeypatch.setattr(planner, "FEW_MATCHES", 0)
+    if way == "search by probes":
+        monkeypatch.setattr(planner, "_probe_chosen", lambda query: True)
+    if way == "many matches":
+        monkeypatch.setattr(planner, "_many_matches", lambda query: True)
+    assert found(search) == {phrase_rows[key] for key in expected}
+    page = planner.transcription_page(filters=TableFilters(search=search, per_page=25))
+    assert {t.sid for t in page.rows} == {phrase_rows[key] for key in expected}
+    assert page.count is None or page.count.value == len(expected)

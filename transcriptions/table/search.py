@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..sids import sid_prefix
 from .filters import TableFilters
-from .terms import SearchTerms, WordMatch
+from .terms import SearchTerms, WordMatch, is_phrase
 
 TABLE = TRANSCRIPTION_TABLE
 # A prefix that starts at most this many distinct words is searched as those words.
@@ -132,6 +132,10 @@ def tsquery_text(words: Iterable[tuple[str, WordMatch]]) -> str:
         return "'{}'".format(word.replace("'", "''"))
 
     def one(word: str, prefix: WordMatch) -> str:
+        if is_phrase(word):
+            # Its words; that they come in a row is checked on the text (`pg_words_sql`):
+            # the vectors keep no positions.
+            return "( " + " & ".join(quoted(w) for w in word.split()) + " )"
         if prefix is True:
             return quoted(word) + ":*"
         if prefix:
@@ -139,6 +143,38 @@ def tsquery_text(words: Iterable[tuple[str, WordMatch]]) -> str:
         return quoted(word)
 
     return " & ".join(one(word, prefix) for word, prefix in words)
+
+
+# The text and a pattern, both without accents, as the vectors hold the words.
+_UNACCENT = "public.unaccent('public.unaccent'::regdictionary, {})"
+_PHRASE_SQL = f"{_UNACCENT.format(column('transcription_text'))} ~* {_UNACCENT.format('%s')}"
+
+
+def _phrase_pattern(phrase: str) -> str:
+    """A phrase's words in a row in the text, each whole, anything but letters and digits
+    between them (as the word index splits the text). Words are letters and digits only."""
+    return r"(^|[^[:alnum:]])" + r"[^[:alnum:]]+".join(phrase.split()) + r"($|[^[:alnum:]])"
+
+
+def pg_words_sql(
+    words: list[tuple[str, WordMatch]], statuses: Iterable[str] = (), *, wrapped: bool = False
+) -> tuple[str, list]:
+    """PostgreSQL: the row's vector holds the words (and one of the statuses, when given),
+    and the text its phrases in a row. `wrapped`: the vector read as COALESCE(…), which keeps
+    the GIN index (declared on the bare column) out, for a row found another way."""
+    vector = column(SEARCH_VECTOR)
+    if wrapped:
+        vector = f"COALESCE({vector}, ''::tsvector)"
+    statuses = list(statuses)
+    sql = f"{vector} @@ ({TSQUERY} && %s::tsquery)" if statuses else f"{vector} @@ {TSQUERY}"
+    params: list = [tsquery_text(words)]
+    if statuses:
+        params.append(_tsquery_statuses(statuses))
+    for word, _match in words:
+        if is_phrase(word):
+            sql += f" AND {_PHRASE_SQL}"
+            params.append(_phrase_pattern(word))
+    return sql, params
 
 
 def _tsquery_statuses(statuses: Iterable[str]) -> str:
@@ -153,12 +189,7 @@ def text_match_sql(
     given, the row has one of the statuses, checked in the word index too)."""
     statuses = list(statuses)
     if vendor == "postgresql":
-        sql = f"{column(SEARCH_VECTOR)} @@ {TSQUERY}"
-        params: list = [tsquery_text(words)]
-        if statuses:
-            sql = f"{column(SEARCH_VECTOR)} @@ ({TSQUERY} && %s::tsquery)"
-            params.append(_tsquery_statuses(statuses))
-        return sql, params
+        return pg_words_sql(words, statuses)
     return (
         f'{column("id")} IN (SELECT rowid FROM "{FTS_TABLE}" WHERE "{FTS_TABLE}" MATCH %s)',
         [fts_expression(words, statuses)],
@@ -176,11 +207,10 @@ def pg_word_conditions(
     whole: list[tuple[str, WordMatch]] = [(w, p) for w, p in words if p is not True]
     if not whole or len(whole) == len(words):
         return [text_match_sql(words, statuses, vendor="postgresql")]
-    check = (
-        f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ {TSQUERY}",
-        [tsquery_text(words)],
-    )
-    return [text_match_sql(whole, statuses, vendor="postgresql"), check]
+    return [
+        text_match_sql(whole, statuses, vendor="postgresql"),
+        pg_words_sql(words, wrapped=True),
+    ]
 
 
 def fts_row_match_sql() -> str:
@@ -248,7 +278,7 @@ def expanded(terms: SearchTerms) -> SearchTerms:
     starts few (one query); the same matches, found without a prefix query."""
     if not terms.words or sid_prefix(terms.words[-1]):
         return terms
-    return SearchTerms(words=terms.words, last_expanded=_prefix_words(terms.words[-1]))
+    return replace(terms, last_expanded=_prefix_words(terms.words[-1]))
 
 
 def _search_conditions(query: Query, *, probe: bool) -> list[RawSQL]:
@@ -273,12 +303,7 @@ def _search_conditions(query: Query, *, probe: bool) -> list[RawSQL]:
             # The GIN index is declared on the bare column: wrapped, the planner cannot
             # choose it, and walks the sort's index instead (the status is checked on its
             # column, see `filtered`).
-            conditions.append(
-                condition(
-                    f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ {TSQUERY}",
-                    [tsquery_text(words)],
-                )
-            )
+            conditions.append(condition(*pg_words_sql(words, wrapped=True)))
         else:
             conditions += [condition(*c) for c in pg_word_conditions(words, query.statuses)]
     for word, prefix, text_prefix in query.terms.sid_words():
@@ -325,9 +350,6 @@ def word_check(query: Query) -> WordCheck:
     return WordCheck(
         walked=Transcription.objects.filter(query.filters.plain_q()),
         # Wrapped, so that the GIN index (declared on the bare column) is not used.
-        check=condition(
-            f"COALESCE({column(SEARCH_VECTOR)}, ''::tsvector) @@ {TSQUERY}",
-            [tsquery_text(words)],
-        ),
+        check=condition(*pg_words_sql(words, wrapped=True)),
         indexed=filtered(query),
     )

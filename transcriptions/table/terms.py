@@ -14,9 +14,18 @@ from ..sids import sid_prefix
 # FTS operators) only separates words, as the indexes on both databases see the text.
 WORD_RE = re.compile(r"[^\W_]+")
 
+# A phrase in double quotes: its words one after another in the text, only spaces and
+# punctuation between them. An unclosed quote is not a phrase (yet): its words are words.
+PHRASE_RE = re.compile(r'"([^"]*)"')
+
 # A word as the search matches it: False for a whole word, True for a prefix, or (SQLite) the
-# whole words a prefix starts, when they were looked up.
+# whole words a prefix starts, when they were looked up. A phrase is its words joined by
+# spaces, matched whole (`is_phrase`).
 WordMatch = bool | tuple[str, ...]
+
+
+def is_phrase(word: str) -> bool:
+    return " " in word
 
 
 @dataclass(frozen=True)
@@ -26,16 +35,20 @@ class SearchTerms:
     words: tuple[str, ...] = ()
     # SQLite: the whole words of the index the last word starts, when few (`search.expanded`).
     last_expanded: tuple[str, ...] | None = None
+    # Quoted phrases (their words are in `words` too, so the word index narrows the rows).
+    phrases: tuple[tuple[str, ...], ...] = ()
 
     def text_words(self) -> list[tuple[str, WordMatch]]:
         """(word, how it matches) for the words that only search the text; the last word
         matches as a prefix, or as the whole words it starts when they were looked up."""
         last = len(self.words) - 1
-        return [
+        words: list[tuple[str, WordMatch]] = [
             (w, (self.last_expanded or True) if i == last else False)
             for i, w in enumerate(self.words)
             if not sid_prefix(w)
         ]
+        # A quoted word is a whole word, a quoted phrase its words in a row.
+        return words + [(" ".join(phrase), False) for phrase in self.phrases]
 
     def sid_words(self) -> list[tuple[str, str, bool]]:
         """(word, SID prefix, matches the text as a prefix) for SID-like words."""
@@ -49,9 +62,13 @@ class SearchTerms:
 
 
 def parse_search(search: str) -> SearchTerms:
-    """Split the search box into words (see `WORD_RE`): nothing the user types reaches SQL,
-    FTS5 or tsquery syntax except runs of letters and digits."""
-    return SearchTerms(words=tuple(WORD_RE.findall(search or "")))
+    """Split the search box into words (see `WORD_RE`) and quoted phrases: nothing the user
+    types reaches SQL, FTS5 or tsquery syntax except runs of letters and digits."""
+    search = search or ""
+    phrases = tuple(
+        words for words in (tuple(WORD_RE.findall(m)) for m in PHRASE_RE.findall(search)) if words
+    )
+    return SearchTerms(words=tuple(WORD_RE.findall(search)), phrases=phrases)
 
 
 def without_accents(text: str) -> str:
