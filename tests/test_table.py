@@ -701,6 +701,9 @@ PHRASE_SEARCHES = [
     ('"the order" refund', {"a", "b"}),
     ('"the order" "a refund"', {"b"}),
     ('""', {"a", "b", "c", "d", "e"}),
+    # A word before a closed phrase is whole: the quote closed after it.
+    ('refun "the order"', set()),
+    ('"the order" refun', {"a", "b"}),
 ]
 
 

@@ -276,7 +276,7 @@ class Query:
 def expanded(terms: SearchTerms) -> SearchTerms:
     """The terms with the last word's prefix spelled out as whole words when it
     starts few (one query); the same matches, found without a prefix query."""
-    if not terms.words or sid_prefix(terms.words[-1]):
+    if not terms.words or not terms.last_is_prefix or sid_prefix(terms.words[-1]):
         return terms
     return replace(terms, last_expanded=_prefix_words(terms.words[-1]))
 

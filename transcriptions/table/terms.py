@@ -35,13 +35,15 @@ class SearchTerms:
     words: tuple[str, ...] = ()
     # SQLite: the whole words of the index the last word starts, when few (`search.expanded`).
     last_expanded: tuple[str, ...] | None = None
-    # Quoted phrases (their words are in `words` too, so the word index narrows the rows).
+    # Quoted phrases, apart from `words`.
     phrases: tuple[tuple[str, ...], ...] = ()
+    # The last word is still being typed: no phrase closed after it.
+    last_is_prefix: bool = True
 
     def text_words(self) -> list[tuple[str, WordMatch]]:
         """(word, how it matches) for the words that only search the text; the last word
         matches as a prefix, or as the whole words it starts when they were looked up."""
-        last = len(self.words) - 1
+        last = len(self.words) - 1 if self.last_is_prefix else -1
         words: list[tuple[str, WordMatch]] = [
             (w, (self.last_expanded or True) if i == last else False)
             for i, w in enumerate(self.words)
@@ -52,13 +54,13 @@ class SearchTerms:
 
     def sid_words(self) -> list[tuple[str, str, bool]]:
         """(word, SID prefix, matches the text as a prefix) for SID-like words."""
-        last = len(self.words) - 1
+        last = len(self.words) - 1 if self.last_is_prefix else -1
         return [
             (w, prefix, i == last) for i, w in enumerate(self.words) if (prefix := sid_prefix(w))
         ]
 
     def __bool__(self) -> bool:
-        return bool(self.words)
+        return bool(self.words or self.phrases)
 
 
 def parse_search(search: str) -> SearchTerms:
@@ -68,7 +70,14 @@ def parse_search(search: str) -> SearchTerms:
     phrases = tuple(
         words for words in (tuple(WORD_RE.findall(m)) for m in PHRASE_RE.findall(search)) if words
     )
-    return SearchTerms(words=tuple(WORD_RE.findall(search)), phrases=phrases)
+    # A word after the last closed quote is the one being typed: a prefix.
+    unquoted = PHRASE_RE.sub(" ", search)
+    tail = PHRASE_RE.split(search)[-1] if phrases else unquoted
+    return SearchTerms(
+        words=tuple(WORD_RE.findall(unquoted)),
+        phrases=phrases,
+        last_is_prefix=bool(WORD_RE.search(tail)),
+    )
 
 
 def without_accents(text: str) -> str:
@@ -104,9 +113,9 @@ def match_regex(terms: SearchTerms) -> re.Pattern[str] | None:
     starts and ends where a run of letters and digits does, accents aside."""
     if not terms:
         return None
-    last = len(terms.words) - 1
+    last = len(terms.words) - 1 if terms.last_is_prefix else -1
     parts = []
-    for i, word in enumerate(terms.words):
+    for i, word in enumerate([*terms.words, *(w for phrase in terms.phrases for w in phrase)]):
         end = "" if i == last else r"(?![^\W_])"
         parts.append(rf"(?<![^\W_]){_accent_free_pattern(word)}{end}")
     # Longest first, so "refund" wins over a shorter word it starts with.
