@@ -151,8 +151,11 @@
     var query = withoutAccents(new URLSearchParams(window.location.search).get("q") || "");
     var words = query.match(/[\p{L}\p{N}]+/gu);
     if (!words) return null;
+    // The last word is a prefix while it is being typed, not when a quote closed after it.
+    var lastIsPrefix = !/"\s*$/.test(query);
     var parts = words.map(function (word, i) {
-      var end = i === words.length - 1 ? "" : "(?![\\p{L}\\p{N}])";
+      var prefix = lastIsPrefix && i === words.length - 1;
+      var end = prefix ? "" : "(?![\\p{L}\\p{N}])";
       // Letters and digits only: nothing in a word means anything to RegExp.
       return "(?<![\\p{L}\\p{N}])" + word + end;
     });
