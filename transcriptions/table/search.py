@@ -121,7 +121,7 @@ def fts_expression(words: Iterable[tuple[str, WordMatch]], statuses: Iterable[st
 
 
 # The search's words folded as the word vectors' are (migration 0024: accents removed).
-TSQUERY = "to_tsquery('simple'::regconfig, public.unaccent('public.unaccent'::regdictionary, %s))"
+TSQUERY = "to_tsquery('simple'::regconfig, transcriptions_unaccent(%s))"
 
 
 def tsquery_text(words: Iterable[tuple[str, WordMatch]]) -> str:
@@ -146,8 +146,9 @@ def tsquery_text(words: Iterable[tuple[str, WordMatch]]) -> str:
 
 
 # The text and a pattern, both without accents, as the vectors hold the words.
-_UNACCENT = "public.unaccent('public.unaccent'::regdictionary, {})"
-_PHRASE_SQL = f"{_UNACCENT.format(column('transcription_text'))} ~* {_UNACCENT.format('%s')}"
+_PHRASE_SQL = (
+    f"transcriptions_unaccent({column('transcription_text')}) ~* transcriptions_unaccent(%s)"
+)
 
 
 def _phrase_pattern(phrase: str) -> str:
