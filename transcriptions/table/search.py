@@ -145,9 +145,11 @@ def tsquery_text(words: Iterable[tuple[str, WordMatch]]) -> str:
     return " & ".join(one(word, prefix) for word, prefix in words)
 
 
-# The text and a pattern, both without accents, as the vectors hold the words.
+# The text and a pattern, both without accents, as the vectors hold the words: the text by
+# unaccent itself (a call a row either way), the pattern by the wrapper the planner folds once.
 _PHRASE_SQL = (
-    f"transcriptions_unaccent({column('transcription_text')}) ~* transcriptions_unaccent(%s)"
+    f"public.unaccent('public.unaccent'::regdictionary, {column('transcription_text')}) "
+    "~* transcriptions_unaccent(%s)"
 )
 
 
