@@ -79,6 +79,21 @@ def _status_options(filters: table.TableFilters, page: table.TablePage) -> list[
     ]
 
 
+def _table_page(
+    request: HtmxHttpRequest,
+    filters: table.TableFilters,
+    status: table.CacheStatus,
+    paging: dict[str, Any],
+) -> table.TablePage:
+    """The page asked for; its counts left to a second request when they cost more."""
+    return table.transcription_page(
+        filters=filters,
+        totals=status.counts,
+        defer_counts=request.GET.get("counts") != "1",
+        **paging,
+    )
+
+
 def _counts_only(request: HtmxHttpRequest) -> bool:
     """counts=1 aimed at #result-counts: the counts a page left out because they cost more
     than the page (see the template's result-count block), asked for alone by htmx."""
@@ -96,7 +111,7 @@ def _results_context(
     status: table.CacheStatus,
     page: table.TablePage,
     paging: dict[str, Any],
-    start: int | None = None,
+    start: int | None,
 ) -> dict[str, Any]:
     filters = form.filters()
     position = _position(page, paging, start)
@@ -247,19 +262,10 @@ def transcription_list(request: HtmxHttpRequest) -> HttpResponse:
     if _counts_only(request):
         return _deferred_counts(request, filters, status)
     paging = _paging_params(request)
-    page = table.transcription_page(
-        filters=filters,
-        totals=status.counts,
-        defer_counts=request.GET.get("counts") != "1",
-        **paging,
-    )
+    page = _table_page(request, filters, status, paging)
+    start = _first_row_number(request)
     context = _results_context(
-        user=request.user,
-        form=form,
-        status=status,
-        page=page,
-        paging=paging,
-        start=_first_row_number(request),
+        user=request.user, form=form, status=status, page=page, paging=paging, start=start
     )
     table_viewed(user=request.user, filters=filters, rows=page.rows, with_text=can_read_text)
     if not wants_fragment(request):
